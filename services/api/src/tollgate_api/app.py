@@ -1,0 +1,65 @@
+"""The api's composition root: the only module that knows every domain."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+
+from tollgate_api.settings import ApiSettings
+from tollgate_common import db as dbmod
+from tollgate_common.httpapp import HttpMetrics, health_controller, metrics_handler, request_context_middleware
+from tollgate_common.logging import configure_logging
+from tollgate_common.migrate import apply_migrations, migrations_dir
+from tollgate_common.problems import exception_handlers
+from tollgate_common.redis import make_redis
+from tollgate_common.redis import ping as redis_ping
+
+SCHEMA = "api"
+
+
+def create_app(settings: ApiSettings) -> Litestar:
+    configure_logging(level=settings.log.level, json=settings.log.json)
+    metrics = HttpMetrics("api")
+    pool = dbmod.make_pool(
+        settings.database.url,
+        min_size=settings.database.pool_min,
+        max_size=settings.database.pool_max,
+        timeout_s=settings.database.pool_timeout_s,
+        name="api",
+    )
+    redis = make_redis(settings.redis.url, max_connections=settings.redis.max_connections)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if settings.database.migrate_on_start:
+            apply_migrations(settings.database.url, schema=SCHEMA, directory=migrations_dir(SCHEMA))
+        await pool.open(wait=False)
+        try:
+            yield
+        finally:
+            await pool.close()
+            await redis.aclose()
+
+    def checks() -> list[tuple[str, Any]]:
+        return [("postgres", lambda: dbmod.ping(pool)), ("redis", lambda: redis_ping(redis))]
+
+    return Litestar(
+        route_handlers=[health_controller(checks), metrics_handler(metrics)],
+        lifespan=[lifespan],
+        middleware=[request_context_middleware(metrics, access_log=settings.log.access_log)],
+        exception_handlers=exception_handlers(),
+        state=State({"settings": settings, "pool": pool, "redis": redis, "metrics": metrics}),
+        openapi_config=OpenAPIConfig(title="Tollgate API", version="0.1.0", path="/schema"),
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Entry point for granian (``factory=True``)."""
+    return create_app(ApiSettings.from_env())

@@ -1,0 +1,3 @@
+"""tollgate-router: the internal OpenAI-compatible routing gateway."""
+
+__all__: list[str] = []
