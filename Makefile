@@ -1,0 +1,74 @@
+# Tollgate — the one entry point. `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.ONESHELL:
+
+PYTHON ?= python3
+UV_HOME := .tollgate/uv
+UV := $(shell command -v uv 2>/dev/null || echo $(UV_HOME)/bin/uv)
+RUN := $(UV) run --frozen
+export UV_PROJECT_ENVIRONMENT := .venv
+
+.PHONY: help install run test test-fast lint fmt typecheck sqlc verify migrate bench bench-peers reliability docs docs-serve seed-large rotate-keys clean
+
+help: ## List every target with what it does
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-13s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV_HOME)/bin/uv:
+	@echo "uv not found: installing it from PyPI into $(UV_HOME)"
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install --quiet --disable-pip-version-check uv
+
+.venv/.installed: uv.lock pyproject.toml services/*/pyproject.toml | $(UV)
+	$(UV) sync --frozen --all-groups
+	@touch $@
+
+install: .venv/.installed ## Install everything from the lock file into .venv (bootstraps uv from PyPI)
+
+run: install ## Start the whole stack (embedded Postgres/Redis unless TOLLGATE_DATABASE_URL/REDIS_URL are set)
+	$(RUN) tollgate dev
+
+test: install ## Lint, type check, verify generated code, then run the whole test suite
+	$(MAKE) --no-print-directory lint typecheck verify
+	$(RUN) pytest
+
+test-fast: install ## Run the test suite only (no lint/typecheck)
+	$(RUN) pytest -x -q
+
+lint: install ## ruff check + format check + import contracts
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) lint-imports
+
+fmt: install ## Format and auto-fix
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+typecheck: install ## mypy --strict over our packages
+	$(RUN) mypy
+
+sqlc: install ## Regenerate typed query code from db/ (sqlc + our process plugin) and record new migrations
+	$(RUN) python db/verify.py --generate
+
+verify: install ## Fail if generated code is stale or a landed migration was edited
+	$(RUN) python db/verify.py --check
+
+migrate: install ## Apply migrations to TOLLGATE_DATABASE_URL
+	$(RUN) tollgate migrate
+
+bench: install ## Benchmarks: router vs direct upstream (and peers when installed); writes tests/bench/results/
+	$(RUN) python -m tests.bench
+
+bench-peers: install ## Install the LiteLLM proxy into its own venv, then run the bench side by side
+	$(RUN) python -m tests.bench --with-peers
+
+docs: install ## Build the documentation site (strict)
+	$(RUN) mkdocs build --strict
+
+docs-serve: install ## Serve the documentation with live reload
+	$(RUN) mkdocs serve
+
+clean: ## Remove caches, build output and local state (.tollgate/: embedded data, uv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache site dist build
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	rm -rf .tollgate
