@@ -12,7 +12,12 @@ from litestar.openapi import OpenAPIConfig
 
 from tollgate_api.settings import ApiSettings
 from tollgate_common import db as dbmod
-from tollgate_common.httpapp import HttpMetrics, health_controller, metrics_handler, request_context_middleware
+from tollgate_common.httpapp import (
+    HttpMetrics,
+    health_controller,
+    metrics_handler,
+    request_context_middleware,
+)
 from tollgate_common.logging import configure_logging
 from tollgate_common.migrate import apply_migrations, migrations_dir
 from tollgate_common.problems import exception_handlers

@@ -20,10 +20,10 @@ class RouterClientSettings:
     @classmethod
     def from_env(cls, env: Env) -> RouterClientSettings:
         return cls(
-            url=env.str("ROUTER_URL", "http://127.0.0.1:4000").rstrip("/"),
-            admin_token=env.secret("ROUTER_ADMIN_TOKEN"),
-            connect_timeout_s=env.float("ROUTER_CONNECT_TIMEOUT_S", 3.0),
-            read_timeout_s=env.float("ROUTER_READ_TIMEOUT_S", 180.0),
+            url=env.get_str("ROUTER_URL", "http://127.0.0.1:4000").rstrip("/"),
+            admin_token=env.get_secret("ROUTER_ADMIN_TOKEN"),
+            connect_timeout_s=env.get_float("ROUTER_CONNECT_TIMEOUT_S", 3.0),
+            read_timeout_s=env.get_float("ROUTER_READ_TIMEOUT_S", 180.0),
         )
 
 
@@ -39,11 +39,11 @@ class AuthSettings:
     @classmethod
     def from_env(cls, env: Env) -> AuthSettings:
         return cls(
-            bootstrap_admin_email=env.optional_str("BOOTSTRAP_ADMIN_EMAIL"),
-            bootstrap_admin_password=env.secret("BOOTSTRAP_ADMIN_PASSWORD"),
-            session_ttl_s=env.int("SESSION_TTL_S", 12 * 3600, minimum=60),
-            encryption_keys=env.secret("API_ENCRYPTION_KEYS"),
-            auth_cache_ttl_s=env.float("AUTH_CACHE_TTL_S", 30.0),
+            bootstrap_admin_email=env.get_optional("BOOTSTRAP_ADMIN_EMAIL"),
+            bootstrap_admin_password=env.get_secret("BOOTSTRAP_ADMIN_PASSWORD"),
+            session_ttl_s=env.get_int("SESSION_TTL_S", 12 * 3600, minimum=60),
+            encryption_keys=env.get_secret("API_ENCRYPTION_KEYS"),
+            auth_cache_ttl_s=env.get_float("AUTH_CACHE_TTL_S", 30.0),
         )
 
 
@@ -55,8 +55,8 @@ class JobSettings:
     @classmethod
     def from_env(cls, env: Env) -> JobSettings:
         return cls(
-            default_ttl_s=env.int("JOB_DEFAULT_TTL_S", 3600, minimum=10),
-            max_calls_per_job=env.int("JOB_MAX_CALLS", 1000, minimum=1),
+            default_ttl_s=env.get_int("JOB_DEFAULT_TTL_S", 3600, minimum=10),
+            max_calls_per_job=env.get_int("JOB_MAX_CALLS", 1000, minimum=1),
         )
 
 
@@ -82,5 +82,5 @@ class ApiSettings:
             router=RouterClientSettings.from_env(env),
             auth=AuthSettings.from_env(env),
             jobs=JobSettings.from_env(env),
-            max_body_bytes=env.int("API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
+            max_body_bytes=env.get_int("API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
         )

@@ -100,7 +100,7 @@ class EmbeddedPostgres:
             capture_output=True,
             text=True,
             timeout=timeout,
-            preexec_fn=self._preexec(),  # noqa: PLW1509 - only drops privileges before exec
+            preexec_fn=self._preexec(),
             env={**os.environ, "LC_ALL": "C"},
         )
 
@@ -130,7 +130,8 @@ class EmbeddedPostgres:
         if self.fast_unsafe:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         done = self._run(
-            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", opts, "-w", "-t", "60", "start",
+            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", opts,
+            "-w", "-t", "60", "start",
             timeout=90,
         )  # fmt: skip
         if done.returncode != 0:
@@ -179,7 +180,7 @@ class EmbeddedRedis:
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
         args += ["--save", "60 1", "--dbfilename", "dump.rdb"] if self.persist else ["--save", ""]
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)  # noqa: S603
+        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -78,18 +78,18 @@ class Env:
         value = self._values.get(PREFIX + name)
         return value if value not in (None, "") else None
 
-    def str(self, name: str, default: str) -> str:
+    def get_str(self, name: str, default: str) -> str:
         value = self.raw(name)
         return default if value is None else value
 
-    def optional_str(self, name: str) -> str | None:
+    def get_optional(self, name: str) -> str | None:
         return self.raw(name)
 
-    def secret(self, name: str, default: str = "") -> Secret:
+    def get_secret(self, name: str, default: str = "") -> Secret:
         value = self.raw(name)
         return Secret(default if value is None else value)
 
-    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def get_int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self.raw(name)
         if value is None:
             return default
@@ -103,7 +103,7 @@ class Env:
             raise SettingsError(f"{PREFIX}{name} must be <= {maximum}")
         return number
 
-    def float(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+    def get_float(self, name: str, default: float, *, minimum: float = 0.0) -> float:
         value = self.raw(name)
         if value is None:
             return default
@@ -115,7 +115,7 @@ class Env:
             raise SettingsError(f"{PREFIX}{name} must be >= {minimum}")
         return number
 
-    def bool(self, name: str, default: bool) -> bool:
+    def get_bool(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:
             return default
@@ -126,8 +126,8 @@ class Env:
             return False
         raise SettingsError(f"{PREFIX}{name} must be true or false")
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.str(name, default)
+    def get_choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.get_str(name, default)
         if value not in choices:
             raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(choices)}")
         return value

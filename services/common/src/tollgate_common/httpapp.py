@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 from litestar import Controller, MediaType, Response, get
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -47,12 +48,14 @@ class HttpMetrics:
         return generate_latest(self.registry)
 
 
-def request_context_middleware(metrics: HttpMetrics, *, access_log: bool = True) -> Callable[[ASGIApp], ASGIApp]:
+def request_context_middleware(
+    metrics: HttpMetrics, *, access_log: bool = True
+) -> Callable[[ASGIApp], ASGIApp]:
     """Bind a request id (``x-request-id`` in, or a new one), log one line, count and time."""
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
+            if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
                 return
             request_id = ""
@@ -81,7 +84,7 @@ def request_context_middleware(metrics: HttpMetrics, *, access_log: bool = True)
             finally:
                 elapsed = time.perf_counter() - started
                 route = scope.get("path_template") or "unmatched"
-                method = scope["method"]
+                method = str(scope.get("method", ""))
                 status = status_holder[0]
                 metrics.requests.labels(metrics.service, method, route, str(status)).inc()
                 metrics.latency.labels(metrics.service, method, route).observe(elapsed)
@@ -120,7 +123,7 @@ def health_controller(checks: Callable[[], Sequence[tuple[str, Check]]]) -> type
             for name, check in checks():
                 try:
                     await check()
-                except Exception:  # noqa: BLE001 - any failure means not ready
+                except Exception:  # any failure means not ready
                     failing.append(name)
             if failing:
                 body = problem_body(
@@ -131,7 +134,10 @@ def health_controller(checks: Callable[[], Sequence[tuple[str, Check]]]) -> type
                     extra={"failing": failing},
                 )
                 return Response(
-                    content=body, status_code=503, media_type=PROBLEM_CONTENT_TYPE, headers={"Retry-After": "2"}
+                    content=body,
+                    status_code=503,
+                    media_type=PROBLEM_CONTENT_TYPE,
+                    headers={"Retry-After": "2"},
                 )
             return Response(content={"status": "ok"}, status_code=200)
 

@@ -58,9 +58,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         status, slug, title = 400, "invalid-request", "Invalid request"
         if isinstance(exc.extra, list):
             extra["errors"] = [_clean_validation_item(item) for item in exc.extra]
-    if status >= 500:
-        detail = None
-    elif detail == title or (detail and detail.startswith("Not Found")):
+    if status >= 500 or detail == title or (detail and detail.startswith("Not Found")):
         detail = None
     headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in {"retry-after", "allow"}}
     body = problem_body(
@@ -90,9 +88,9 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
 
 def exception_handlers() -> ExceptionHandlersMap:
     return {
-        TollgateError: handle_domain_error,  # type: ignore[dict-item]
-        HTTPException: handle_http_exception,  # type: ignore[dict-item]
-        Exception: handle_unexpected,  # type: ignore[dict-item]
+        TollgateError: handle_domain_error,
+        HTTPException: handle_http_exception,
+        Exception: handle_unexpected,
     }
 
 

@@ -18,11 +18,11 @@ class DatabaseSettings:
     @classmethod
     def from_env(cls, env: Env, *, default_pool_max: int = 20) -> DatabaseSettings:
         return cls(
-            url=env.str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tollgate"),
-            pool_min=env.int("DATABASE_POOL_MIN", 2, minimum=0),
-            pool_max=env.int("DATABASE_POOL_MAX", default_pool_max, minimum=1),
-            pool_timeout_s=env.float("DATABASE_POOL_TIMEOUT_S", 5.0),
-            migrate_on_start=env.bool("MIGRATE_ON_START", True),
+            url=env.get_str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tollgate"),
+            pool_min=env.get_int("DATABASE_POOL_MIN", 2, minimum=0),
+            pool_max=env.get_int("DATABASE_POOL_MAX", default_pool_max, minimum=1),
+            pool_timeout_s=env.get_float("DATABASE_POOL_TIMEOUT_S", 5.0),
+            migrate_on_start=env.get_bool("MIGRATE_ON_START", True),
         )
 
 
@@ -35,9 +35,9 @@ class RedisSettings:
     @classmethod
     def from_env(cls, env: Env) -> RedisSettings:
         return cls(
-            url=env.str("REDIS_URL", "redis://127.0.0.1:6379/0"),
-            prefix=env.str("REDIS_PREFIX", "tollgate:"),
-            max_connections=env.int("REDIS_MAX_CONNECTIONS", 64, minimum=1),
+            url=env.get_str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            prefix=env.get_str("REDIS_PREFIX", "tollgate:"),
+            max_connections=env.get_int("REDIS_MAX_CONNECTIONS", 64, minimum=1),
         )
 
 
@@ -50,9 +50,9 @@ class ServerSettings:
     @classmethod
     def from_env(cls, env: Env, *, prefix: str, default_port: int) -> ServerSettings:
         return cls(
-            host=env.str(f"{prefix}_HOST", "127.0.0.1"),
-            port=env.int(f"{prefix}_PORT", default_port, minimum=1, maximum=65535),
-            workers=env.int(f"{prefix}_WORKERS", 1, minimum=1, maximum=64),
+            host=env.get_str(f"{prefix}_HOST", "127.0.0.1"),
+            port=env.get_int(f"{prefix}_PORT", default_port, minimum=1, maximum=65535),
+            workers=env.get_int(f"{prefix}_WORKERS", 1, minimum=1, maximum=64),
         )
 
 
@@ -64,9 +64,9 @@ class LogSettings:
 
     @classmethod
     def from_env(cls, env: Env) -> LogSettings:
-        fmt = env.choice("LOG_FORMAT", "auto", ("auto", "json", "console"))
+        fmt = env.get_choice("LOG_FORMAT", "auto", ("auto", "json", "console"))
         return cls(
-            level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            level=env.get_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             json=None if fmt == "auto" else fmt == "json",
-            access_log=env.bool("ACCESS_LOG", True),
+            access_log=env.get_bool("ACCESS_LOG", True),
         )

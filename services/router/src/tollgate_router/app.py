@@ -7,12 +7,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
-from litestar.config.app import ExperimentalFeatures  # noqa: F401 - kept for future toggles
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from tollgate_common import db as dbmod
-from tollgate_common.httpapp import HttpMetrics, health_controller, metrics_handler, request_context_middleware
+from tollgate_common.httpapp import (
+    HttpMetrics,
+    health_controller,
+    metrics_handler,
+    request_context_middleware,
+)
 from tollgate_common.logging import configure_logging
 from tollgate_common.migrate import apply_migrations, migrations_dir
 from tollgate_common.problems import exception_handlers

@@ -18,9 +18,9 @@ class SecuritySettings:
     @classmethod
     def from_env(cls, env: Env) -> SecuritySettings:
         return cls(
-            admin_token=env.secret("ROUTER_ADMIN_TOKEN"),
-            encryption_keys=env.secret("ROUTER_ENCRYPTION_KEYS"),
-            max_body_bytes=env.int("ROUTER_MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
+            admin_token=env.get_secret("ROUTER_ADMIN_TOKEN"),
+            encryption_keys=env.get_secret("ROUTER_ENCRYPTION_KEYS"),
+            max_body_bytes=env.get_int("ROUTER_MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
         )
 
 
@@ -34,10 +34,10 @@ class UpstreamSettings:
     @classmethod
     def from_env(cls, env: Env) -> UpstreamSettings:
         return cls(
-            connect_timeout_s=env.float("ROUTER_UPSTREAM_CONNECT_TIMEOUT_S", 5.0),
-            read_timeout_s=env.float("ROUTER_UPSTREAM_READ_TIMEOUT_S", 120.0),
-            pool_limit=env.int("ROUTER_UPSTREAM_POOL_LIMIT", 512, minimum=1),
-            pool_limit_per_host=env.int("ROUTER_UPSTREAM_POOL_LIMIT_PER_HOST", 256, minimum=1),
+            connect_timeout_s=env.get_float("ROUTER_UPSTREAM_CONNECT_TIMEOUT_S", 5.0),
+            read_timeout_s=env.get_float("ROUTER_UPSTREAM_READ_TIMEOUT_S", 120.0),
+            pool_limit=env.get_int("ROUTER_UPSTREAM_POOL_LIMIT", 512, minimum=1),
+            pool_limit_per_host=env.get_int("ROUTER_UPSTREAM_POOL_LIMIT_PER_HOST", 256, minimum=1),
         )
 
 

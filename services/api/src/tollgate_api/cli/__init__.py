@@ -1,4 +1,4 @@
-"""The ``tollgate`` command: ``dev`` (whole stack), ``migrate``, ``seed``. Filled in by the dev-runner work."""
+"""The ``tollgate`` command: ``dev`` (whole stack), ``migrate``, ``seed``."""
 
 from __future__ import annotations
 
