@@ -49,7 +49,11 @@ Handler = Callable[[HttpRequest, "Connection"], "bytes | Coroutine[Any, Any, Non
 
 
 def build_head(
-    status: int, headers: Iterable[tuple[str, str]], *, keep_alive: bool = True, chunked: bool = False,
+    status: int,
+    headers: Iterable[tuple[str, str]],
+    *,
+    keep_alive: bool = True,
+    chunked: bool = False,
     content_length: int | None = None,
 ) -> bytes:
     lines = [b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, b"Unknown"))]
@@ -217,8 +221,9 @@ class Connection(asyncio.Protocol):
         if not task.cancelled() and task.exception() is not None and not self._closed:
             # A bug in a fake: answer 500 if still possible, and never hang the client.
             if not self._response_started:
-                self._write(build_response(500, [("content-type", "text/plain")], b"fake crashed",
-                                           keep_alive=False))
+                self._write(
+                    build_response(500, [("content-type", "text/plain")], b"fake crashed", keep_alive=False)
+                )
             self.close()
             return
         if self._closed:
@@ -260,7 +265,9 @@ class Connection(asyncio.Protocol):
             self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def _fail(self, status: int) -> None:
-        self._write(build_response(status, [("content-type", "text/plain")], b"bad request", keep_alive=False))
+        self._write(
+            build_response(status, [("content-type", "text/plain")], b"bad request", keep_alive=False)
+        )
         self.close()
 
     # ------------------------------------------------------------------ writer API for async handlers

@@ -6,7 +6,7 @@ import asyncio
 import collections
 import itertools
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -16,7 +16,7 @@ import msgspec
 from tests.fakes._http import Connection, HttpRequest
 from tests.fakes.behavior import Behavior
 
-__all__ = ["FakeServer", "RecordedRequest"]
+__all__ = ["FakeServer", "RecordedRequest", "play", "retry_after_value"]
 
 
 @dataclass(slots=True)
@@ -71,7 +71,9 @@ class FakeServer:
         if self._thread is not None:
             raise RuntimeError("already started")
         ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(ready,), name=f"fake-{self.kind}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name=f"fake-{self.kind}", daemon=True
+        )
         self._thread.start()
         ready.wait()
         if self._startup_error is not None:
@@ -241,3 +243,58 @@ class FakeServer:
 
     def _handle(self, request: HttpRequest, conn: Connection) -> bytes | Coroutine[Any, Any, None]:
         raise NotImplementedError
+
+
+ErrorFactory = Callable[[], "tuple[int, list[tuple[str, str]], bytes]"]
+
+
+async def play(
+    conn: Connection,
+    behavior: Behavior,
+    *,
+    error: ErrorFactory,
+    success: Callable[[], tuple[list[tuple[str, str]], bytes | list[bytes]]],
+    stream_error_event: Callable[[], bytes],
+) -> None:
+    """Answer one model call as `behavior` scripts it (see `Behavior` for the order of effects).
+
+    `success` returns headers and either a JSON body or the list of SSE events of a stream.
+    """
+    if behavior.delay_s > 0:
+        await asyncio.sleep(behavior.delay_s)
+    if behavior.drop_connection:
+        conn.close()
+        return
+    if behavior.status != 200:
+        status, headers, body = error()
+        conn.send(status, headers, body)
+        return
+    headers, payload = success()
+    if isinstance(payload, bytes):
+        conn.send(200, headers, payload)
+        return
+    conn.start_stream(200, headers)
+    for i, event in enumerate(payload):
+        if behavior.truncate_after_chunks is not None and i >= behavior.truncate_after_chunks:
+            if behavior.truncate_clean:
+                conn.end_stream()
+            else:
+                conn.close()
+            return
+        if behavior.error_after_chunks is not None and i >= behavior.error_after_chunks:
+            await conn.send_chunk(stream_error_event())
+            conn.end_stream()
+            return
+        if i and behavior.chunk_delay_s > 0:
+            await asyncio.sleep(behavior.chunk_delay_s)
+        if conn.closed:
+            return
+        await conn.send_chunk(event)
+    conn.end_stream()
+
+
+def retry_after_value(behavior: Behavior) -> str | None:
+    seconds = behavior.retry_after
+    if seconds is None:
+        return "1" if behavior.status == 429 else None
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"

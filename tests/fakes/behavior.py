@@ -78,7 +78,10 @@ class Behavior:
     cache_write_tokens: int = 0
 
     def __post_init__(self) -> None:
-        if self.prompt_tokens is not None and self.prompt_tokens < self.cached_tokens + self.cache_write_tokens:
+        if (
+            self.prompt_tokens is not None
+            and self.prompt_tokens < self.cached_tokens + self.cache_write_tokens
+        ):
             msg = "prompt_tokens is the total prompt: it must be >= cached_tokens + cache_write_tokens"
             raise ValueError(msg)
         for name in ("truncate_after_chunks", "error_after_chunks", "n_chunks"):

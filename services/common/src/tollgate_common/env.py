@@ -89,7 +89,9 @@ class Env:
         value = self.raw(name)
         return Secret(default if value is None else value)
 
-    def get_int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def get_int(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         value = self.raw(name)
         if value is None:
             return default
