@@ -29,7 +29,7 @@ run: install ## Start the whole stack (embedded Postgres/Redis unless TOLLGATE_D
 	$(RUN) tollgate dev
 
 test: install ## Lint, type check, verify generated code, then run the whole test suite
-	$(MAKE) --no-print-directory lint typecheck verify
+	$(MAKE) --no-print-directory lint typecheck verify docs
 	$(RUN) pytest
 
 test-fast: install ## Run the test suite only (no lint/typecheck)
@@ -63,7 +63,7 @@ bench-peers: install ## Install the LiteLLM proxy into its own venv, then run th
 	$(RUN) python -m tests.bench --with-peers
 
 docs: install ## Build the documentation site (strict)
-	$(RUN) mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(RUN) mkdocs build --strict --quiet
 
 docs-serve: install ## Serve the documentation with live reload
 	$(RUN) mkdocs serve
