@@ -132,8 +132,7 @@ class Connection(asyncio.Protocol):
 
     # ------------------------------------------------------------------ asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = transport  # type: ignore[assignment]  # uvloop's is not an asyncio.Transport
         if self._registry is not None:
             self._registry.add(self)
 
@@ -283,6 +282,11 @@ class Connection(asyncio.Protocol):
         """Answer with a complete response (Content-Length)."""
         self._response_started = self._response_done = True
         self._write(build_response(status, headers, body, keep_alive=self._keep_alive))
+
+    def send_raw(self, data: bytes) -> None:
+        """Answer with bytes that already hold a complete response (head and body)."""
+        self._response_started = self._response_done = True
+        self._write(data)
 
     def start_stream(self, status: int, headers: Iterable[tuple[str, str]]) -> None:
         """Send the head of a chunked response (the body follows with `send_chunk`)."""

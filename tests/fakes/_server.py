@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 import msgspec
 
@@ -40,8 +40,8 @@ class FakeServer:
     server answers on its own thread.
     """
 
-    kind: ClassVar[str] = "base"
-    _url_suffix: ClassVar[str] = ""
+    kind: str = "base"
+    _url_suffix: str = ""
 
     def __init__(
         self,
@@ -50,6 +50,7 @@ class FakeServer:
         port: int = 0,
         api_key: str | None = None,
         default: Behavior | None = None,
+        max_recorded: int | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -57,7 +58,8 @@ class FakeServer:
         self._lock = threading.Condition()
         self._default = default or Behavior()
         self._queue: collections.deque[Behavior] = collections.deque()
-        self._requests: list[RecordedRequest] = []
+        # the last `max_recorded` requests (all by default; a long-running CLI fake bounds it)
+        self._requests: collections.deque[RecordedRequest] = collections.deque(maxlen=max_recorded)
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -96,7 +98,7 @@ class FakeServer:
                 )
             )
             self._port = self._server.sockets[0].getsockname()[1]
-        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+        except BaseException as exc:
             self._startup_error = exc
             loop.close()
             ready.set()
