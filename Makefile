@@ -1,5 +1,6 @@
 # Tollgate — the one entry point. `make help` lists every target.
 SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 .ONESHELL:
 
@@ -8,6 +9,8 @@ UV_HOME := .tollgate/uv
 UV := $(shell command -v uv 2>/dev/null || echo $(UV_HOME)/bin/uv)
 RUN := $(UV) run --frozen
 export UV_PROJECT_ENVIRONMENT := .venv
+# Trust the system certificate store (corporate proxies and CI machines add their CA there).
+export UV_NATIVE_TLS ?= 1
 
 .PHONY: help install run test test-fast lint fmt typecheck sqlc verify migrate bench bench-peers reliability docs docs-serve seed-large rotate-keys clean
 
