@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_HOME)/bin/uv)
 RUN := $(UV) run --frozen
 export UV_PROJECT_ENVIRONMENT := .venv
 # Trust the system certificate store (corporate proxies and CI machines add their CA there).
-export UV_NATIVE_TLS ?= 1
+export UV_SYSTEM_CERTS ?= 1
 
 .PHONY: help install run test test-fast lint fmt typecheck sqlc verify migrate bench bench-peers reliability docs docs-serve seed-large rotate-keys clean
 

@@ -10,7 +10,16 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
+from tollgate_api.calls.controllers import CallsController
+from tollgate_api.jobs.admin_controllers import AdminJobsController
+from tollgate_api.jobs.controllers import JOBS_STATE_KEY, JobsController, TeamUsageController
+from tollgate_api.jobs.service import JobsContext
+from tollgate_api.routerclient import RouterClient
 from tollgate_api.settings import ApiSettings
+from tollgate_api.usage.controllers import CreditsController
+from tollgate_api.worker.broker import build_broker
+from tollgate_api.worker.broker import install as install_broker
+from tollgate_api.worker.enqueue import enqueue_aggregation
 from tollgate_common import db as dbmod
 from tollgate_common.httpapp import (
     HttpMetrics,
@@ -38,15 +47,23 @@ def create_app(settings: ApiSettings) -> Litestar:
         name="api",
     )
     redis = make_redis(settings.redis.url, max_connections=settings.redis.max_connections)
+    # jobs: the router data-plane client (aiohttp, opened in the lifespan) and the Dramatiq broker.
+    router_client = RouterClient(settings.router)
+    install_broker(build_broker(settings), settings)
+    jobs_ctx = JobsContext(
+        pool=pool, router=router_client, settings=settings, enqueue_aggregation=enqueue_aggregation
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.database.migrate_on_start:
             apply_migrations(settings.database.url, schema=SCHEMA, directory=migrations_dir(SCHEMA))
         await pool.open(wait=False)
+        await router_client.start()
         try:
             yield
         finally:
+            await router_client.close()
             await pool.close()
             await redis.aclose()
 
@@ -54,11 +71,27 @@ def create_app(settings: ApiSettings) -> Litestar:
         return [("postgres", lambda: dbmod.ping(pool)), ("redis", lambda: redis_ping(redis))]
 
     return Litestar(
-        route_handlers=[health_controller(checks), metrics_handler(metrics)],
+        route_handlers=[
+            health_controller(checks),
+            metrics_handler(metrics),
+            JobsController,
+            CallsController,
+            TeamUsageController,
+            CreditsController,
+            AdminJobsController,
+        ],
         lifespan=[lifespan],
         middleware=[request_context_middleware(metrics, access_log=settings.log.access_log)],
         exception_handlers=exception_handlers(),
-        state=State({"settings": settings, "pool": pool, "redis": redis, "metrics": metrics}),
+        state=State(
+            {
+                "settings": settings,
+                "pool": pool,
+                "redis": redis,
+                "metrics": metrics,
+                JOBS_STATE_KEY: jobs_ctx,
+            }
+        ),
         openapi_config=OpenAPIConfig(title="Tollgate API", version="0.1.0", path="/schema"),
         request_max_body_size=settings.max_body_bytes,
         debug=False,

@@ -7,7 +7,7 @@ transaction) and wrap driver failures with :func:`interpret_error`, so services 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -103,3 +103,11 @@ async def ping(pool: AsyncConnectionPool[AsyncConnection[Any]], *, timeout_s: fl
 def with_retry_on_serialization(fn: Callable[..., T]) -> Callable[..., T]:
     """Marker for service functions whose transaction is safe to retry (documentation only)."""
     return fn
+
+
+async def checked(awaitable: Awaitable[T]) -> T:
+    """Await one query; driver errors leave as domain errors (for repositories given a connection)."""
+    try:
+        return await awaitable
+    except (psycopg.Error, PoolTimeout) as exc:
+        raise interpret_error(exc) from exc

@@ -180,7 +180,8 @@ class EmbeddedRedis:
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
         args += ["--save", "60 1", "--dbfilename", "dump.rdb"] if self.persist else ["--save", ""]
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        # Own session: a Ctrl-C on the terminal reaches our supervisor, which stops Redis last.
+        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -22,6 +22,7 @@ from tollgate_common.migrate import apply_migrations, migrations_dir
 from tollgate_common.problems import exception_handlers
 from tollgate_common.redis import make_redis
 from tollgate_common.redis import ping as redis_ping
+from tollgate_router.admin import build_control_plane
 from tollgate_router.settings import RouterSettings
 
 SCHEMA = "router"
@@ -38,15 +39,19 @@ def create_app(settings: RouterSettings) -> Litestar:
         name="router",
     )
     redis = make_redis(settings.redis.url, max_connections=settings.redis.max_connections)
+    # control plane: catalog, key_auth, limiter, response_cache, spend_log (+ admin services, /admin)
+    control = build_control_plane(settings, pool=pool, redis=redis, registry=metrics.registry)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.database.migrate_on_start:
             apply_migrations(settings.database.url, schema=SCHEMA, directory=migrations_dir(SCHEMA))
         await pool.open(wait=False)
+        await control.start()
         try:
             yield
         finally:
+            await control.stop()
             await pool.close()
             await redis.aclose()
 
@@ -54,11 +59,13 @@ def create_app(settings: RouterSettings) -> Litestar:
         return [("postgres", lambda: dbmod.ping(pool)), ("redis", lambda: redis_ping(redis))]
 
     return Litestar(
-        route_handlers=[health_controller(checks), metrics_handler(metrics)],
+        route_handlers=[health_controller(checks), metrics_handler(metrics), control.router],
         lifespan=[lifespan],
         middleware=[request_context_middleware(metrics, access_log=settings.log.access_log)],
         exception_handlers=exception_handlers(),
-        state=State({"settings": settings, "pool": pool, "redis": redis, "metrics": metrics}),
+        state=State(
+            {"settings": settings, "pool": pool, "redis": redis, "metrics": metrics, **control.state()}
+        ),
         openapi_config=OpenAPIConfig(title="Tollgate router", version="0.1.0", path="/schema"),
         request_max_body_size=settings.security.max_body_bytes,
         debug=False,

@@ -42,6 +42,33 @@ class UpstreamSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutingSettings:
+    """The data plane's routing knobs (tollgate_router.chat)."""
+
+    strategy: str = "weighted"  # default when a deployment's settings name none
+    cooldown_s: float = 30.0  # how long a failing deployment is skipped, on every replica
+    cooldown_after_failures: int = 3  # consecutive retryable failures (per process) before a cooldown
+    cooldown_poll_s: float = 0.5  # how often a replica reads the shared cooldowns from Redis
+    backoff_base_s: float = 0.05  # first retry of the same deployment waits about this long (jittered)
+    backoff_max_s: float = 2.0  # cap of one backoff, Retry-After included
+    max_fallback_depth: int = 3  # fallback models tried after the requested one
+
+    @classmethod
+    def from_env(cls, env: Env) -> RoutingSettings:
+        return cls(
+            strategy=env.get_choice(
+                "ROUTER_STRATEGY", "weighted", ("weighted", "least_busy", "lowest_latency")
+            ),
+            cooldown_s=env.get_float("ROUTER_COOLDOWN_S", 30.0),
+            cooldown_after_failures=env.get_int("ROUTER_COOLDOWN_AFTER_FAILURES", 3, minimum=1),
+            cooldown_poll_s=env.get_float("ROUTER_COOLDOWN_POLL_S", 0.5, minimum=0.01),
+            backoff_base_s=env.get_float("ROUTER_BACKOFF_BASE_S", 0.05),
+            backoff_max_s=env.get_float("ROUTER_BACKOFF_MAX_S", 2.0),
+            max_fallback_depth=env.get_int("ROUTER_MAX_FALLBACK_DEPTH", 3, minimum=0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class RouterSettings:
     database: DatabaseSettings
     redis: RedisSettings
@@ -49,6 +76,7 @@ class RouterSettings:
     log: LogSettings
     security: SecuritySettings
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> RouterSettings:
@@ -60,4 +88,5 @@ class RouterSettings:
             log=LogSettings.from_env(env),
             security=SecuritySettings.from_env(env),
             upstream=UpstreamSettings.from_env(env),
+            routing=RoutingSettings.from_env(env),
         )

@@ -1,10 +1,129 @@
-"""The ``tollgate`` command: ``dev`` (whole stack), ``migrate``, ``seed``."""
+"""The ``tollgate`` command.
+
+::
+
+    tollgate dev                         the whole stack locally (what `make run` runs)
+    tollgate migrate [--service S]       apply migrations to TOLLGATE_DATABASE_URL (S: api, router, all)
+    tollgate seed-demo                   seed the demo into a running stack through its admin APIs
+    tollgate keys new-encryption-key     print a new value for TOLLGATE_*_ENCRYPTION_KEYS
+
+Every setting comes from ``TOLLGATE_*`` environment variables or a ``.env`` file; see
+docs/operations.md. Failures print one line and exit non-zero (2 for a usage or settings problem).
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+import warnings
+from collections.abc import Sequence
+
+import psycopg
+
+from tollgate_api.devstack.seed import SeedError
+from tollgate_common.crypto import Keyring
+from tollgate_common.env import Env, SettingsError
+from tollgate_common.logging import configure_logging
+from tollgate_common.settings import DatabaseSettings
+
+_SERVICES = {"api": ("api",), "router": ("router",), "all": ("router", "api")}
 
 
-def main(argv: list[str] | None = None) -> int:
-    print("tollgate: not implemented yet", file=sys.stderr)
-    return 2
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tollgate", description="Tollgate command line.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "dev",
+        help="run router, api and a worker locally (embedded Postgres/Redis unless URLs are set)",
+    )
+    migrate = commands.add_parser("migrate", help="apply pending migrations to TOLLGATE_DATABASE_URL")
+    migrate.add_argument("--service", choices=sorted(_SERVICES), default="all")
+    migrate.add_argument(
+        "--create-database", action="store_true", help="create the database first when it does not exist"
+    )
+    seed = commands.add_parser("seed-demo", help="seed the demo into a running stack (idempotent)")
+    seed.add_argument("--api-url", help="default: http://<TOLLGATE_API_HOST>:<TOLLGATE_API_PORT>")
+    seed.add_argument("--router-url", help="default: TOLLGATE_ROUTER_URL")
+    keys = commands.add_parser("keys", help="key material helpers")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="KEYS_COMMAND")
+    new_key = key_commands.add_parser(
+        "new-encryption-key", help="print a new 'kid:base64key' entry for an *_ENCRYPTION_KEYS setting"
+    )
+    new_key.add_argument("--kid", default="k1", help="key id (rotate by putting a new id first)")
+    return parser
+
+
+def _migrate(env: Env, service: str, *, create: bool) -> int:
+    from tollgate_api.devstack import database  # noqa: PLC0415 - keeps `tollgate keys` light
+
+    url = DatabaseSettings.from_env(env).url
+    if create and database.ensure_database(url):
+        print(f"created database {database.database_name(url)}")
+    applied = database.migrate(url, _SERVICES[service])
+    for name, ids in applied.items():
+        print(f"{name}: {len(ids)} migration(s) applied" + (f" ({', '.join(ids)})" if ids else ""))
+    return 0
+
+
+def _seed(env: Env, api_url: str | None, router_url: str | None) -> int:
+    from tollgate_api.devstack import seed  # noqa: PLC0415 - keeps `tollgate keys` light
+    from tollgate_api.devstack.settings import DevSettings  # noqa: PLC0415
+    from tollgate_api.devstack.state import SECRET_NAMES  # noqa: PLC0415
+    from tollgate_common.env import PREFIX, read_dotenv  # noqa: PLC0415
+
+    dev = DevSettings.from_env(env)
+    stored = read_dotenv(dev.secrets_file)
+    secrets: dict[str, str] = {}
+    for name in SECRET_NAMES:
+        value = env.raw(name) or stored.get(PREFIX + name)
+        if not value:
+            print(
+                f"tollgate seed-demo: {PREFIX}{name} is not set (nor in {dev.secrets_file})",
+                file=sys.stderr,
+            )
+            return 2
+        secrets[PREFIX + name] = value
+    target = seed.SeedTarget.from_secrets(
+        api_url or dev.api_url, router_url or env.get_str("ROUTER_URL", dev.router_url), secrets
+    )
+    demo = seed.seed_demo(target, demo_file=dev.demo_file)
+    print(f"organization {demo.organization_id}")
+    print(f"team         {demo.team_id}")
+    print(f"team key     {demo.team_key}")
+    print(f"model group  {demo.model_group}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # platformdirs (pulled in by the embedded servers) warns about XDG_RUNTIME_DIR on servers.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    configure_logging(level="WARNING")
+    try:
+        env = Env()
+        if args.command == "dev":
+            from tollgate_api.devstack.stack import run_dev  # noqa: PLC0415
+
+            return run_dev(env)
+        if args.command == "migrate":
+            return _migrate(env, args.service, create=args.create_database)
+        if args.command == "seed-demo":
+            return _seed(env, args.api_url, args.router_url)
+        if args.command == "keys":
+            print(Keyring.new_key_setting(args.kid))
+            return 0
+    except SettingsError as exc:
+        print(f"tollgate {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        print(f"tollgate {args.command}: cannot reach the database: {first}", file=sys.stderr)
+        return 1
+    except SeedError as exc:
+        print(f"tollgate {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
