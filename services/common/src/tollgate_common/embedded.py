@@ -181,7 +181,13 @@ class EmbeddedRedis:
         ]  # fmt: skip
         args += ["--save", "60 1", "--dbfilename", "dump.rdb"] if self.persist else ["--save", ""]
         # Own session: a Ctrl-C on the terminal reaches our supervisor, which stops Redis last.
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        self._proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,  # it logs to --logfile; never hold our stdout (a pipe) open
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
