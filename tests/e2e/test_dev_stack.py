@@ -8,6 +8,7 @@ environment, which is how the test proves none of them outlives the Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import queue
 import re
@@ -21,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -183,6 +185,16 @@ def _seed_demo(dev: DevProcess) -> str:
     return done.stdout
 
 
+def _load_docs_example() -> Any:
+    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "job_api_example.py"
+    spec = importlib.util.spec_from_file_location("job_api_example", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.slow
 def test_dev_stack_runs_a_whole_job_and_ctrl_c_leaves_nothing(dev_stack: DevProcess) -> None:
     dev = dev_stack
@@ -217,6 +229,15 @@ def test_dev_stack_runs_a_whole_job_and_ctrl_c_leaves_nothing(dev_stack: DevProc
     )
     assert pasted.returncode == 0, pasted.stderr
     assert '"credit_applied"' in pasted.stdout, pasted.stdout
+
+    # The job API guide's example (docs/examples/job_api_example.py) runs as documented.
+    example = _load_docs_example()
+    result = example.run(api, key)
+    assert result["content"]
+    assert result["streamed"]
+    assert result["stream_call_id"]
+    assert result["credit_applied"] > 0
+    assert result["available"] == result["credits_remaining"]
 
     # Seeding again changes nothing and hands back the same key; a lost key is replaced.
     again = _seed_demo(dev)
