@@ -6,16 +6,31 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
+from tollgate_api.audit.controllers import AuditLogController
+from tollgate_api.auth.guards import admin_guard
+from tollgate_api.auth.keyring import keyring_from_settings
+from tollgate_api.auth.revocation import Revocations
+from tollgate_api.auth.team import STATE_KEY as TEAM_AUTH_STATE_KEY
+from tollgate_api.auth.team import TeamAuthenticator
 from tollgate_api.calls.controllers import CallsController
 from tollgate_api.jobs.admin_controllers import AdminJobsController
 from tollgate_api.jobs.controllers import JOBS_STATE_KEY, JobsController, TeamUsageController
 from tollgate_api.jobs.service import JobsContext
+from tollgate_api.modelgroups.controllers import AccessGroupsController, ModelGroupsController
+from tollgate_api.operators import service as operators_service
+from tollgate_api.operators.controllers import AuthController, TokensController, UsersController
+from tollgate_api.organizations.controllers import OrganizationsController
+from tollgate_api.plans.controllers import PricingPlansController
+from tollgate_api.routeradmin.client import RouterAdmin
+from tollgate_api.routeradmin.controllers import forward_routing_admin
 from tollgate_api.routerclient import RouterClient
 from tollgate_api.settings import ApiSettings
+from tollgate_api.teams.controllers import TeamsController
 from tollgate_api.usage.controllers import CreditsController
 from tollgate_api.worker.broker import build_broker
 from tollgate_api.worker.broker import install as install_broker
@@ -36,7 +51,24 @@ from tollgate_common.redis import ping as redis_ping
 SCHEMA = "api"
 
 
-def create_app(settings: ApiSettings) -> Litestar:
+# Tenancy and operator auth (issue 4): admin controllers; every /admin route is guarded by admin_guard.
+TENANCY_HANDLERS: list[Any] = [
+    AuthController,
+    TokensController,
+    UsersController,
+    OrganizationsController,
+    TeamsController,
+    ModelGroupsController,
+    AccessGroupsController,
+    PricingPlansController,
+    AuditLogController,
+    forward_routing_admin,
+]
+
+
+def create_app(
+    settings: ApiSettings, *, router_transport: httpx.AsyncBaseTransport | None = None
+) -> Litestar:
     configure_logging(level=settings.log.level, json=settings.log.json)
     metrics = HttpMetrics("api")
     pool = dbmod.make_pool(
@@ -47,6 +79,10 @@ def create_app(settings: ApiSettings) -> Litestar:
         name="api",
     )
     redis = make_redis(settings.redis.url, max_connections=settings.redis.max_connections)
+    keyring = keyring_from_settings(settings.auth)
+    revocations = Revocations(redis, prefix=settings.redis.prefix)
+    team_auth = TeamAuthenticator(pool, revocations, keyring, ttl_s=settings.auth.auth_cache_ttl_s)
+    router_admin = RouterAdmin.from_settings(settings.router, transport=router_transport)
     # jobs: the router data-plane client (aiohttp, opened in the lifespan) and the Dramatiq broker.
     router_client = RouterClient(settings.router)
     install_broker(build_broker(settings), settings)
@@ -61,8 +97,14 @@ def create_app(settings: ApiSettings) -> Litestar:
         await pool.open(wait=False)
         await router_client.start()
         try:
+            await operators_service.bootstrap_admin(
+                pool,
+                email=settings.auth.bootstrap_admin_email,
+                password=settings.auth.bootstrap_admin_password.get(),
+            )
             yield
         finally:
+            await router_admin.aclose()
             await router_client.close()
             await pool.close()
             await redis.aclose()
@@ -79,7 +121,9 @@ def create_app(settings: ApiSettings) -> Litestar:
             TeamUsageController,
             CreditsController,
             AdminJobsController,
+            *TENANCY_HANDLERS,
         ],
+        guards=[admin_guard],
         lifespan=[lifespan],
         middleware=[request_context_middleware(metrics, access_log=settings.log.access_log)],
         exception_handlers=exception_handlers(),
@@ -90,6 +134,10 @@ def create_app(settings: ApiSettings) -> Litestar:
                 "redis": redis,
                 "metrics": metrics,
                 JOBS_STATE_KEY: jobs_ctx,
+                "keyring": keyring,
+                "revocations": revocations,
+                "router_admin": router_admin,
+                TEAM_AUTH_STATE_KEY: team_auth,
             }
         ),
         openapi_config=OpenAPIConfig(title="Tollgate API", version="0.1.0", path="/schema"),

@@ -1,0 +1,1 @@
+"""Team-facing reads of credits (balance, transactions, check) and per-job cost aggregation."""
