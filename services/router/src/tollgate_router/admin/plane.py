@@ -91,7 +91,11 @@ def build_control_plane(
     key_admin = KeyAdmin(pool=pool, redis=redis, prefix=prefix, limiter=limiter)
     spend_admin = SpendAdmin(pool=pool, limiter=limiter, keys=key_admin)
     key_admin.logged_spend = spend_admin.period_spend
-    catalog_admin = CatalogAdmin(pool=pool, redis=redis, prefix=prefix, keyring=keyring)
+    catalog = Catalog(pool=pool, redis=redis, prefix=prefix, keyring=keyring)
+    # this replica sees its own admin changes at once; others within the version-check interval
+    catalog_admin = CatalogAdmin(
+        pool=pool, redis=redis, prefix=prefix, keyring=keyring, on_change=catalog.refresh
+    )
 
     def provide_catalog_admin() -> CatalogAdmin:
         return catalog_admin
@@ -120,7 +124,7 @@ def build_control_plane(
         include_in_schema=True,
     )
     return ControlPlane(
-        catalog=Catalog(pool=pool, redis=redis, prefix=prefix, keyring=keyring),
+        catalog=catalog,
         key_auth=KeyAuth(pool=pool, redis=redis, prefix=prefix),
         limiter=limiter,
         response_cache=ResponseCache(redis=redis, prefix=prefix),

@@ -17,7 +17,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -278,14 +278,25 @@ def list_prices() -> PriceCatalog:
 class CatalogAdmin:
     """Providers, deployments and fallbacks; every change bumps the catalog version."""
 
-    def __init__(self, *, pool: Pool, redis: Redis, prefix: str, keyring: Keyring | None) -> None:
+    def __init__(
+        self,
+        *,
+        pool: Pool,
+        redis: Redis,
+        prefix: str,
+        keyring: Keyring | None,
+        on_change: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._pool = pool
         self._redis = redis
         self._version_key = version_key(prefix)
         self._keyring = keyring
+        self._on_change = on_change
 
     async def _bump(self) -> None:
         await self._redis.incr(self._version_key)
+        if self._on_change is not None:
+            await self._on_change()
 
     def _require_keyring(self) -> Keyring:
         if self._keyring is None:

@@ -231,3 +231,21 @@ async def test_admin_changes_reach_another_replica_within_a_second(
         assert (await a.client.get("/admin/fallbacks/chat", headers=admin_headers)).status_code == 404
         assert (await a.client.delete(f"/admin/providers/{pid}", headers=admin_headers)).status_code == 204
         assert (await a.client.get(f"/admin/providers/{pid}", headers=admin_headers)).status_code == 404
+
+
+async def test_the_replica_that_made_a_change_routes_by_it_at_once(
+    running_app: Any, admin_headers: dict[str, str]
+) -> None:
+    async with running_app() as a:
+        catalog: Catalog = a.app.state.catalog
+        with pytest.raises(ModelNotFound):
+            await catalog.deployments("instant")  # loads the snapshot, next check ~500 ms away
+        pid = (await create_provider(a, admin_headers))["id"]
+        created = await a.client.post(
+            "/admin/deployments",
+            json={"model_name": "instant", "provider_id": pid, "upstream_model": "gpt-4o"},
+            headers=admin_headers,
+        )
+        assert created.status_code == 201, created.text
+        deployments = await catalog.deployments("instant")  # no waiting for the version check
+        assert [str(d.id) for d in deployments] == [created.json()["id"]]
