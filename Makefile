@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 # Trust the system certificate store (corporate proxies and CI machines add their CA there).
 export UV_SYSTEM_CERTS ?= 1
 
-.PHONY: help install run test test-fast lint fmt typecheck sqlc verify migrate bench bench-peers reliability docs docs-serve seed-large rotate-keys clean
+.PHONY: help install run test test-fast lint fmt typecheck sqlc verify migrate bench bench-peers docs docs-serve rotate-keys clean
 
 help: ## List every target with what it does
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-13s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,6 +64,9 @@ bench: install ## Benchmarks: router vs direct upstream (and peers when installe
 
 bench-peers: install ## Install the LiteLLM proxy into its own venv, then run the bench side by side
 	$(RUN) python -m tests.bench --with-peers
+
+rotate-keys: install ## Re-encrypt provider keys under the router's primary key id (put the new key first in TOLLGATE_ROUTER_ENCRYPTION_KEYS and restart the router, then run this)
+	$(RUN) tollgate keys rotate-provider-keys
 
 docs: install ## Build the documentation site (strict)
 	NO_MKDOCS_2_WARNING=1 $(RUN) mkdocs build --strict --quiet

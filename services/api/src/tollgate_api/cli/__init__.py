@@ -6,6 +6,7 @@
     tollgate migrate [--service S]       apply migrations to TOLLGATE_DATABASE_URL (S: api, router, all)
     tollgate seed-demo                   seed the demo into a running stack through its admin APIs
     tollgate keys new-encryption-key     print a new value for TOLLGATE_*_ENCRYPTION_KEYS
+    tollgate keys rotate-provider-keys   re-encrypt every provider key under the router's primary key id
 
 Every setting comes from ``TOLLGATE_*`` environment variables or a ``.env`` file; see
 docs/operations.md. Failures print one line and exit non-zero (2 for a usage or settings problem).
@@ -50,7 +51,39 @@ def _parser() -> argparse.ArgumentParser:
         "new-encryption-key", help="print a new 'kid:base64key' entry for an *_ENCRYPTION_KEYS setting"
     )
     new_key.add_argument("--kid", default="k1", help="key id (rotate by putting a new id first)")
+    rotate = key_commands.add_parser(
+        "rotate-provider-keys",
+        help="ask the running router to re-encrypt every provider key under its primary key id",
+    )
+    rotate.add_argument("--router-url", help="default: TOLLGATE_ROUTER_URL")
     return parser
+
+
+def _rotate_provider_keys(env: Env, router_url: str | None) -> int:
+    import httpx  # noqa: PLC0415 - keeps the other commands light
+
+    from tollgate_api.settings import RouterClientSettings  # noqa: PLC0415
+
+    router = RouterClientSettings.from_env(env)
+    if not router.admin_token:
+        print("tollgate keys: TOLLGATE_ROUTER_ADMIN_TOKEN is not set", file=sys.stderr)
+        return 2
+    url = (router_url or router.url).rstrip("/") + "/admin/providers/rotate-encryption"
+    try:
+        response = httpx.post(
+            url, headers={"Authorization": f"Bearer {router.admin_token.get()}"}, timeout=60.0
+        )
+    except httpx.HTTPError as exc:
+        print(f"tollgate keys: cannot reach the router at {url}: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    if response.status_code != 200:
+        print(
+            f"tollgate keys: the router answered {response.status_code}: {response.text[:300]}",
+            file=sys.stderr,
+        )
+        return 1
+    print(response.text)
+    return 0
 
 
 def _migrate(env: Env, service: str, *, create: bool) -> int:
@@ -109,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _migrate(env, args.service, create=args.create_database)
         if args.command == "seed-demo":
             return _seed(env, args.api_url, args.router_url)
+        if args.command == "keys" and args.keys_command == "rotate-provider-keys":
+            return _rotate_provider_keys(env, args.router_url)
         if args.command == "keys":
             print(Keyring.new_key_setting(args.kid))
             return 0
