@@ -62,11 +62,10 @@ migrate: install ## Apply migrations to TOLLGATE_DATABASE_URL
 bench: install ## Benchmarks: router vs direct upstream (and peers when installed); writes tests/bench/results/
 	$(RUN) python -m tests.bench
 
-bench-peers: install ## Install the LiteLLM proxy into its own venv, then run the bench side by side
+bench-peers: install ## Install the LiteLLM proxy into its own venv (once), then run the bench side by side
+	[ -x tests/bench/.peers-venv/bin/litellm ] || { $(PYTHON) -m venv tests/bench/.peers-venv && \
+	  tests/bench/.peers-venv/bin/pip install --quiet 'litellm[proxy]'; }
 	$(RUN) python -m tests.bench --with-peers
-
-rotate-keys: install ## Re-encrypt provider keys under the router's primary key id (put the new key first in TOLLGATE_ROUTER_ENCRYPTION_KEYS and restart the router, then run this)
-	$(RUN) tollgate keys rotate-provider-keys
 
 docs: install ## Build the documentation site (strict)
 	NO_MKDOCS_2_WARNING=1 $(RUN) mkdocs build --strict --quiet

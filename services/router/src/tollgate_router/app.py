@@ -23,6 +23,8 @@ from tollgate_common.problems import exception_handlers
 from tollgate_common.redis import make_redis
 from tollgate_common.redis import ping as redis_ping
 from tollgate_router.admin import build_control_plane
+from tollgate_router.chat.controllers import data_plane_handlers
+from tollgate_router.chat.runtime import data_plane_lifespan
 from tollgate_router.settings import RouterSettings
 
 SCHEMA = "router"
@@ -59,8 +61,15 @@ def create_app(settings: RouterSettings) -> Litestar:
         return [("postgres", lambda: dbmod.ping(pool)), ("redis", lambda: redis_ping(redis))]
 
     return Litestar(
-        route_handlers=[health_controller(checks), metrics_handler(metrics), control.router],
-        lifespan=[lifespan],
+        route_handlers=[
+            health_controller(checks),
+            metrics_handler(metrics),
+            control.router,
+            *data_plane_handlers(),  # /v1/*: the data plane (tollgate_router.chat)
+        ],
+        # the data plane's lifespan (upstream client app.state.upstream, app.state.chat) runs second:
+        # it uses the control plane's services
+        lifespan=[lifespan, data_plane_lifespan],
         middleware=[request_context_middleware(metrics, access_log=settings.log.access_log)],
         exception_handlers=exception_handlers(),
         state=State(

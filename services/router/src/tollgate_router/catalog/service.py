@@ -136,8 +136,14 @@ class Catalog:
         return (await self._fresh()).model_names
 
     async def refresh(self) -> None:
-        """Force a version check on the next access (used after a local admin change)."""
-        self._next_check = 0.0
+        """Check the version now and reload if it moved (after a local admin change).
+
+        Runs under the reload lock, so it waits out a reload already in flight (which may have read
+        the catalog before the change) and then checks again: when it returns, this replica routes
+        by the change.
+        """
+        async with self._lock:
+            await self._check_and_reload()
 
     async def _fresh(self) -> _Snapshot:
         snapshot = self._snapshot
