@@ -31,7 +31,7 @@ install: .venv/.installed ## Install everything from the lock file into .venv (b
 run: install ## Start the whole stack (embedded Postgres/Redis unless TOLLGATE_DATABASE_URL/REDIS_URL are set)
 	$(RUN) tollgate dev
 
-test: install ## Lint, type check, verify generated code, then run the whole test suite
+test: install ## Lint, type check, verify generated code, build the docs, then run the whole test suite
 	$(MAKE) --no-print-directory lint typecheck verify docs
 	$(RUN) pytest
 
@@ -66,6 +66,9 @@ bench-peers: install ## Install the LiteLLM proxy into its own venv (once), then
 	[ -x tests/bench/.peers-venv/bin/litellm ] || { $(PYTHON) -m venv tests/bench/.peers-venv && \
 	  tests/bench/.peers-venv/bin/pip install --quiet 'litellm[proxy]'; }
 	$(RUN) python -m tests.bench --with-peers
+
+rotate-keys: install ## Re-encrypt provider keys under the router's new primary key id (put the new key first in TOLLGATE_ROUTER_ENCRYPTION_KEYS, restart the router, then run this)
+	$(RUN) tollgate keys rotate-provider-keys
 
 docs: install ## Build the documentation site (strict)
 	NO_MKDOCS_2_WARNING=1 $(RUN) mkdocs build --strict --quiet
