@@ -21,12 +21,12 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from tollgate_api.auth.keyring import require_keyring, virtual_key_aad
+from tollgate_api.auth.repository import TeamAuthRow, team_auth_by_key_hash
 from tollgate_api.auth.revocation import Revocations
-from tollgate_api.db import teams as tq
 from tollgate_api.errors import TeamNotActive, Unauthorized
 from tollgate_api.plans.pricing import Plan
 from tollgate_common.crypto import Keyring, hash_key
-from tollgate_common.db import checked, connection
+from tollgate_common.db import connection
 from tollgate_common.env import Secret
 
 TEAM_KEY_PREFIX: Final = "tg_live_"
@@ -56,7 +56,7 @@ class _Entry:
     valid_until: datetime | None
 
 
-def _principal(row: tq.TeamAuthByKeyHashRow, keyring: Keyring) -> TeamPrincipal:
+def _principal(row: TeamAuthRow, keyring: Keyring) -> TeamPrincipal:
     plan = Plan(
         id=row.plan_id,
         name=row.plan_name,
@@ -132,7 +132,7 @@ class TeamAuthenticator:
 
     async def _load(self, digest: str, now: float) -> _Entry:
         async with connection(self._pool) as conn:
-            row = await checked(tq.team_auth_by_key_hash(conn, key_hash=digest))
+            row = await team_auth_by_key_hash(conn, digest)
         principal: TeamPrincipal | None = None
         valid_until: datetime | None = None
         if row is not None:
