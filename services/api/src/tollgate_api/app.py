@@ -35,7 +35,6 @@ from tollgate_api.usage.controllers import CreditsController
 from tollgate_api.worker.broker import build_broker
 from tollgate_api.worker.broker import install as install_broker
 from tollgate_api.worker.enqueue import enqueue_aggregation
-from tollgate_common import db as dbmod
 from tollgate_common.httpapp import (
     HttpMetrics,
     health_controller,
@@ -43,10 +42,8 @@ from tollgate_common.httpapp import (
     request_context_middleware,
 )
 from tollgate_common.logging import configure_logging
-from tollgate_common.migrate import apply_migrations, migrations_dir
 from tollgate_common.problems import exception_handlers
-from tollgate_common.redis import make_redis
-from tollgate_common.redis import ping as redis_ping
+from tollgate_common.resources import CoreResources
 
 SCHEMA = "api"
 
@@ -71,14 +68,8 @@ def create_app(
 ) -> Litestar:
     configure_logging(level=settings.log.level, json=settings.log.json)
     metrics = HttpMetrics("api")
-    pool = dbmod.make_pool(
-        settings.database.url,
-        min_size=settings.database.pool_min,
-        max_size=settings.database.pool_max,
-        timeout_s=settings.database.pool_timeout_s,
-        name="api",
-    )
-    redis = make_redis(settings.redis.url, max_connections=settings.redis.max_connections)
+    core = CoreResources.build(schema=SCHEMA, database=settings.database, redis=settings.redis)
+    pool, redis = core.pool, core.redis
     keyring = keyring_from_settings(settings.auth)
     revocations = Revocations(redis, prefix=settings.redis.prefix)
     team_auth = TeamAuthenticator(pool, revocations, keyring, ttl_s=settings.auth.auth_cache_ttl_s)
@@ -92,9 +83,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        if settings.database.migrate_on_start:
-            apply_migrations(settings.database.url, schema=SCHEMA, directory=migrations_dir(SCHEMA))
-        await pool.open(wait=False)
+        await core.start()
         await router_client.start()
         try:
             await operators_service.bootstrap_admin(
@@ -106,15 +95,11 @@ def create_app(
         finally:
             await router_admin.aclose()
             await router_client.close()
-            await pool.close()
-            await redis.aclose()
-
-    def checks() -> list[tuple[str, Any]]:
-        return [("postgres", lambda: dbmod.ping(pool)), ("redis", lambda: redis_ping(redis))]
+            await core.stop()
 
     return Litestar(
         route_handlers=[
-            health_controller(checks),
+            health_controller(core.checks),
             metrics_handler(metrics),
             JobsController,
             CallsController,

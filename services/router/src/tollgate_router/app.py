@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
-from tollgate_common import db as dbmod
 from tollgate_common.httpapp import (
     HttpMetrics,
     health_controller,
@@ -18,10 +16,8 @@ from tollgate_common.httpapp import (
     request_context_middleware,
 )
 from tollgate_common.logging import configure_logging
-from tollgate_common.migrate import apply_migrations, migrations_dir
 from tollgate_common.problems import exception_handlers
-from tollgate_common.redis import make_redis
-from tollgate_common.redis import ping as redis_ping
+from tollgate_common.resources import CoreResources
 from tollgate_router.admin import build_control_plane
 from tollgate_router.chat.controllers import data_plane_handlers
 from tollgate_router.chat.runtime import data_plane_lifespan
@@ -33,36 +29,24 @@ SCHEMA = "router"
 def create_app(settings: RouterSettings) -> Litestar:
     configure_logging(level=settings.log.level, json=settings.log.json)
     metrics = HttpMetrics("router")
-    pool = dbmod.make_pool(
-        settings.database.url,
-        min_size=settings.database.pool_min,
-        max_size=settings.database.pool_max,
-        timeout_s=settings.database.pool_timeout_s,
-        name="router",
-    )
-    redis = make_redis(settings.redis.url, max_connections=settings.redis.max_connections)
+    core = CoreResources.build(schema=SCHEMA, database=settings.database, redis=settings.redis)
+    pool, redis = core.pool, core.redis
     # control plane: catalog, key_auth, limiter, response_cache, spend_log (+ admin services, /admin)
     control = build_control_plane(settings, pool=pool, redis=redis, registry=metrics.registry)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        if settings.database.migrate_on_start:
-            apply_migrations(settings.database.url, schema=SCHEMA, directory=migrations_dir(SCHEMA))
-        await pool.open(wait=False)
+        await core.start()
         await control.start()
         try:
             yield
         finally:
             await control.stop()
-            await pool.close()
-            await redis.aclose()
-
-    def checks() -> list[tuple[str, Any]]:
-        return [("postgres", lambda: dbmod.ping(pool)), ("redis", lambda: redis_ping(redis))]
+            await core.stop()
 
     return Litestar(
         route_handlers=[
-            health_controller(checks),
+            health_controller(core.checks),
             metrics_handler(metrics),
             control.router,
             *data_plane_handlers(),  # /v1/*: the data plane (tollgate_router.chat)
