@@ -40,7 +40,7 @@ async def test_login_throttle_counts_failures_on_the_embedded_redis(embedded_red
         await throttle.failed("a@example.test", "127.0.0.1")
     with pytest.raises(RateLimited):
         await throttle.check("a@example.test", "127.0.0.1")
-    ttl = await embedded_redis.ttl(throttle._key("a@example.test", "127.0.0.1"))  # noqa: SLF001
+    ttl = await embedded_redis.ttl(throttle._key("a@example.test", "127.0.0.1"))
     assert 0 < ttl <= 60
 
 
