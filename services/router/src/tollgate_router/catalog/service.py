@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 import structlog
@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 
 from tollgate_common.crypto import DecryptionError, Keyring, key_hint
 from tollgate_common.env import Secret
+from tollgate_common.patching import patched
 from tollgate_router.catalog import repository as repo
 from tollgate_router.catalog import schemas
 from tollgate_router.catalog.errors import (
@@ -43,7 +44,6 @@ from tollgate_router.errors import ModelNotFound
 
 _log = structlog.get_logger("tollgate.router.catalog")
 
-T = TypeVar("T")
 
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
 
@@ -353,10 +353,10 @@ class CatalogAdmin:
         row = await repo.provider_update(
             self._pool,
             id=provider_id,
-            name=_pick(patch.name, current.name),
-            kind=_pick(patch.kind, current.kind),
-            base_url=_pick(patch.base_url, current.base_url),
-            settings=_pick(patch.settings, current.settings),
+            name=patched(patch.name, current.name),
+            kind=patched(patch.kind, current.kind),
+            base_url=patched(patch.base_url, current.base_url),
+            settings=patched(patch.settings, current.settings),
         )
         if row is None:
             raise ProviderNotFound()
@@ -451,32 +451,32 @@ class CatalogAdmin:
         cur = await repo.deployment_get(self._pool, deployment_id)
         if cur is None:
             raise DeploymentNotFound()
-        provider_id = _pick(patch.provider_id, cur.provider_id)
+        provider_id = patched(patch.provider_id, cur.provider_id)
         if provider_id != cur.provider_id and await repo.provider_get(self._pool, provider_id) is None:
             raise ProviderNotFound("The provider does not exist.")
         row = await repo.deployment_update(
             self._pool,
             id=deployment_id,
-            model_name=_pick(patch.model_name, cur.model_name),
+            model_name=patched(patch.model_name, cur.model_name),
             provider_id=provider_id,
-            upstream_model=_pick(patch.upstream_model, cur.upstream_model),
-            weight=_pick(patch.weight, cur.weight),
-            input_price=_pick(patch.input_price_micro_usd_per_mtok, cur.input_price_micro_usd_per_mtok),
-            output_price=_pick(patch.output_price_micro_usd_per_mtok, cur.output_price_micro_usd_per_mtok),
-            cached_input_price=_pick(
+            upstream_model=patched(patch.upstream_model, cur.upstream_model),
+            weight=patched(patch.weight, cur.weight),
+            input_price=patched(patch.input_price_micro_usd_per_mtok, cur.input_price_micro_usd_per_mtok),
+            output_price=patched(patch.output_price_micro_usd_per_mtok, cur.output_price_micro_usd_per_mtok),
+            cached_input_price=patched(
                 patch.cached_input_price_micro_usd_per_mtok, cur.cached_input_price_micro_usd_per_mtok
             ),
-            cache_write_price=_pick(
+            cache_write_price=patched(
                 patch.cache_write_price_micro_usd_per_mtok, cur.cache_write_price_micro_usd_per_mtok
             ),
-            rpm=_pick(patch.rpm, cur.rpm),
-            tpm=_pick(patch.tpm, cur.tpm),
-            timeout_s=_pick(patch.timeout_s, cur.timeout_s),
-            max_retries=_pick(patch.max_retries, cur.max_retries),
-            region=_pick(patch.region, cur.region),
-            cache_ttl_s=_pick(patch.cache_ttl_s, cur.cache_ttl_s),
-            enabled=_pick(patch.enabled, cur.enabled),
-            settings=_pick(patch.settings, cur.settings),
+            rpm=patched(patch.rpm, cur.rpm),
+            tpm=patched(patch.tpm, cur.tpm),
+            timeout_s=patched(patch.timeout_s, cur.timeout_s),
+            max_retries=patched(patch.max_retries, cur.max_retries),
+            region=patched(patch.region, cur.region),
+            cache_ttl_s=patched(patch.cache_ttl_s, cur.cache_ttl_s),
+            enabled=patched(patch.enabled, cur.enabled),
+            settings=patched(patch.settings, cur.settings),
         )
         if row is None:
             raise DeploymentNotFound()
@@ -516,10 +516,6 @@ class CatalogAdmin:
             raise FallbackNotFound()
         await self._bump()
         _log.info("fallbacks_deleted", model=model_name)
-
-
-def _pick(new: T | msgspec.UnsetType, current: T) -> T:
-    return current if isinstance(new, msgspec.UnsetType) else new
 
 
 def _price(given: int | None, listed: int) -> int:

@@ -19,15 +19,15 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import msgspec
 import structlog
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from tollgate_common.crypto import generate_key, hash_key
+from tollgate_common.patching import patched
 from tollgate_router.db import models
 from tollgate_router.errors import InvalidKey, KeyBlocked, ModelNotAllowed
 from tollgate_router.keys import repository as repo
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 _log = structlog.get_logger("tollgate.router.keys")
 
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
-T = TypeVar("T")
 
 KEY_PREFIX = "tgv_"
 _SHOWN_PREFIX_LEN = len(KEY_PREFIX) + 8
@@ -254,15 +253,15 @@ class KeyAdmin:
         row = await repo.key_update(
             self._pool,
             id=key_id,
-            owner_ref=_pick(patch.owner_ref, cur.owner_ref),
-            allowed_models=_pick(patch.allowed_models, cur.allowed_models),
-            rpm=_pick(patch.rpm, cur.rpm),
-            tpm=_pick(patch.tpm, cur.tpm),
-            budget_micro_usd=_pick(patch.budget_micro_usd, cur.budget_micro_usd),
-            budget_period=_pick(patch.budget_period, cur.budget_period),
-            expires_at=_pick(patch.expires_at, cur.expires_at),
-            metadata=_pick(patch.metadata, cur.metadata),
-            log_prompts=_pick(patch.log_prompts, cur.log_prompts),
+            owner_ref=patched(patch.owner_ref, cur.owner_ref),
+            allowed_models=patched(patch.allowed_models, cur.allowed_models),
+            rpm=patched(patch.rpm, cur.rpm),
+            tpm=patched(patch.tpm, cur.tpm),
+            budget_micro_usd=patched(patch.budget_micro_usd, cur.budget_micro_usd),
+            budget_period=patched(patch.budget_period, cur.budget_period),
+            expires_at=patched(patch.expires_at, cur.expires_at),
+            metadata=patched(patch.metadata, cur.metadata),
+            log_prompts=patched(patch.log_prompts, cur.log_prompts),
         )
         if row is None:
             raise KeyNotFound()
@@ -303,7 +302,3 @@ class KeyAdmin:
         if row is None:
             raise KeyNotFound()
         return row
-
-
-def _pick(new: T | msgspec.UnsetType, current: T) -> T:
-    return current if isinstance(new, msgspec.UnsetType) else new

@@ -27,9 +27,8 @@ import datetime
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -217,59 +216,28 @@ class SpendAdmin:
         to_at: datetime.datetime,
         key_id: uuid.UUID | None,
     ) -> schemas.SpendReport:
-        rows: Sequence[schemas.SpendRow]
         args: dict[str, Any] = {"from_at": from_at, "to_at": to_at, "key_id": key_id}
+        rows: list[schemas.SpendRow]
         if group_by == "key":
             rows = [
-                schemas.SpendRow(
-                    key_id=r.key_id,
-                    owner_ref=r.owner_ref,
-                    requests=r.requests,
-                    prompt_tokens=r.prompt_tokens,
-                    completion_tokens=r.completion_tokens,
-                    cost_micro_usd=r.cost_micro_usd,
-                )
+                _spend_row(r, key_id=r.key_id, owner_ref=r.owner_ref)
                 for r in await repo.by_key(self._pool, **args)
             ]
         elif group_by == "model":
-            rows = [
-                schemas.SpendRow(
-                    model=r.model,
-                    requests=r.requests,
-                    prompt_tokens=r.prompt_tokens,
-                    completion_tokens=r.completion_tokens,
-                    cost_micro_usd=r.cost_micro_usd,
-                )
-                for r in await repo.by_model(self._pool, **args)
-            ]
+            rows = [_spend_row(r, model=r.model) for r in await repo.by_model(self._pool, **args)]
         elif group_by == "deployment":
             rows = [
-                schemas.SpendRow(
-                    deployment_id=r.deployment_id,
-                    requests=r.requests,
-                    prompt_tokens=r.prompt_tokens,
-                    completion_tokens=r.completion_tokens,
-                    cost_micro_usd=r.cost_micro_usd,
-                )
+                _spend_row(r, deployment_id=r.deployment_id)
                 for r in await repo.by_deployment(self._pool, **args)
             ]
         else:
-            rows = [
-                schemas.SpendRow(
-                    day=r.day,
-                    requests=r.requests,
-                    prompt_tokens=r.prompt_tokens,
-                    completion_tokens=r.completion_tokens,
-                    cost_micro_usd=r.cost_micro_usd,
-                )
-                for r in await repo.by_day(self._pool, **args)
-            ]
+            rows = [_spend_row(r, day=r.day) for r in await repo.by_day(self._pool, **args)]
         return schemas.SpendReport(
             group_by=group_by,
             from_at=from_at,
             to_at=to_at,
             key_id=key_id,
-            rows=list(rows),
+            rows=rows,
             total_cost_micro_usd=sum(r.cost_micro_usd for r in rows),
         )
 
@@ -288,3 +256,25 @@ class SpendAdmin:
                 changed += 1
         _log.info("budgets_reconciled", keys=len(keys), changed=changed)
         return schemas.ReconcileResult(keys=len(keys), changed=changed)
+
+
+class _Totals(Protocol):
+    @property
+    def requests(self) -> int: ...
+    @property
+    def prompt_tokens(self) -> int: ...
+    @property
+    def completion_tokens(self) -> int: ...
+    @property
+    def cost_micro_usd(self) -> int: ...
+
+
+def _spend_row(totals: _Totals, **dimension: Any) -> schemas.SpendRow:
+    """One report row: the group's dimension (key, model, deployment or day) and its totals."""
+    return schemas.SpendRow(
+        requests=totals.requests,
+        prompt_tokens=totals.prompt_tokens,
+        completion_tokens=totals.completion_tokens,
+        cost_micro_usd=totals.cost_micro_usd,
+        **dimension,
+    )
