@@ -26,6 +26,16 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
+_caching = [True]
+
+
+def cache_loggers(enabled: bool) -> None:
+    """Whether loggers keep the configuration of their first use (the default, fastest). A test
+    process that configures logging more than once (one app per test, each at its own level) turns it
+    off, so every configuration takes effect for loggers that were already used."""
+    _caching[0] = enabled
+
+
 def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
     """Configure structlog and the stdlib root logger once per process."""
     render_json = (not sys.stderr.isatty()) if json is None else json
@@ -46,7 +56,7 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
         else [*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=_caching[0],
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
     for noisy in ("httpx", "httpcore", "aiohttp.access", "psycopg.pool", "yoyo"):

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from litestar import MediaType, Request, Response
+from litestar import Litestar, MediaType, Request, Response
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
 from litestar.types import ExceptionHandlersMap
 
 from tollgate_common.errors import PROBLEM_CONTENT_TYPE, TollgateError, error_body, problem_body
@@ -73,6 +75,22 @@ def _clean_validation_item(item: Any) -> Any:
     return str(item)
 
 
+def handle_undecodable(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """A body msgspec cannot decode but Litestar does not wrap: JSON nested deeper than the decoder
+    goes (``RecursionError``) or invalid UTF-8 inside a JSON string (``UnicodeDecodeError``). Found by
+    ``tests/fuzz/test_hostile_inputs.py``; they were 500s."""
+    _log.info("undecodable_body", path=request.url.path, error=type(exc).__name__)
+    detail = (
+        "The JSON body is nested too deeply."
+        if isinstance(exc, RecursionError)
+        else "The request body is not valid UTF-8."
+    )
+    body = problem_body(
+        slug="invalid-request", title="Invalid request", status=400, detail=detail, instance=request.url.path
+    )
+    return _response(body, 400)
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     _log.error("unhandled_error", path=request.url.path, exc_info=exc)
     body = problem_body(
@@ -90,8 +108,40 @@ def exception_handlers() -> ExceptionHandlersMap:
     return {
         TollgateError: handle_domain_error,
         HTTPException: handle_http_exception,
+        RecursionError: handle_undecodable,
+        UnicodeDecodeError: handle_undecodable,
         Exception: handle_unexpected,
     }
 
 
-__all__ = ["MediaType", "exception_handlers"]
+_PROBLEM = OpenAPIMediaType(
+    schema=Schema(
+        type=OpenAPIType.OBJECT,
+        required=["type", "title", "status"],
+        properties={
+            "type": Schema(type=OpenAPIType.STRING),
+            "title": Schema(type=OpenAPIType.STRING),
+            "status": Schema(type=OpenAPIType.INTEGER),
+            "detail": Schema(type=OpenAPIType.STRING),
+            "instance": Schema(type=OpenAPIType.STRING),
+        },
+        description="RFC 9457 problem details",
+    )
+)
+
+
+def document_problems(app: Litestar) -> None:
+    """Make the OpenAPI document tell the truth about errors: Litestar documents its error responses
+    as ``application/json`` ``{status_code, detail, extra}``, but every error leaves as an RFC 9457
+    ``application/problem+json`` body (found by the schema fuzzing in ``tests/fuzz``). Runs at
+    start-up, before the document is first served."""
+    openapi = app.plugins.get(OpenAPIPlugin).provide_openapi()
+    for item in (openapi.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            for status, response in ((operation and operation.responses) or {}).items():
+                if status[:1] in {"4", "5"} and isinstance(response, OpenAPIResponse):
+                    response.content = {PROBLEM_CONTENT_TYPE: _PROBLEM}
+
+
+__all__ = ["MediaType", "document_problems", "exception_handlers"]
