@@ -16,7 +16,7 @@ from tollgate_common.httpapp import (
     request_context_middleware,
 )
 from tollgate_common.logging import configure_logging
-from tollgate_common.problems import exception_handlers
+from tollgate_common.problems import document_problems, exception_handlers
 from tollgate_common.resources import CoreResources
 from tollgate_router.admin import build_control_plane
 from tollgate_router.chat.controllers import data_plane_handlers
@@ -54,6 +54,7 @@ def create_app(settings: RouterSettings) -> Litestar:
         # the data plane's lifespan (upstream client app.state.upstream, app.state.chat) runs second:
         # it uses the control plane's services
         lifespan=[lifespan, data_plane_lifespan],
+        on_startup=[document_problems],
         middleware=[request_context_middleware(metrics, access_log=settings.log.access_log)],
         exception_handlers=exception_handlers(),
         state=State(

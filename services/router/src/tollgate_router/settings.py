@@ -52,6 +52,7 @@ class RoutingSettings:
     backoff_base_s: float = 0.05  # first retry of the same deployment waits about this long (jittered)
     backoff_max_s: float = 2.0  # cap of one backoff, Retry-After included
     max_fallback_depth: int = 3  # fallback models tried after the requested one
+    prompt_log_max_chars: int = 4000  # text kept per call in `prompt_logged` lines (keys with log_prompts)
 
     @classmethod
     def from_env(cls, env: Env) -> RoutingSettings:
@@ -65,6 +66,9 @@ class RoutingSettings:
             backoff_base_s=env.get_float("ROUTER_BACKOFF_BASE_S", 0.05),
             backoff_max_s=env.get_float("ROUTER_BACKOFF_MAX_S", 2.0),
             max_fallback_depth=env.get_int("ROUTER_MAX_FALLBACK_DEPTH", 3, minimum=0),
+            prompt_log_max_chars=env.get_int(
+                "ROUTER_PROMPT_LOG_MAX_CHARS", 4000, minimum=0, maximum=1_000_000
+            ),
         )
 
 

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from tollgate_common.crypto import Keyring
 from tollgate_common.env import SettingsError
+from tollgate_router.admin.health import DeploymentHealth, DeploymentHealthController
 from tollgate_router.auth import admin_guard
 from tollgate_router.cache.service import ResponseCache
 from tollgate_router.catalog.controllers import DeploymentController, FallbackController, ProviderController
@@ -106,10 +107,16 @@ def build_control_plane(
     def provide_spend_admin() -> SpendAdmin:
         return spend_admin
 
+    deployment_health = DeploymentHealth(redis=redis, prefix=prefix, catalog_admin=catalog_admin)
+
+    def provide_deployment_health() -> DeploymentHealth:
+        return deployment_health
+
     router = Router(
         path="/admin",
         route_handlers=[
             ProviderController,
+            DeploymentHealthController,
             DeploymentController,
             FallbackController,
             KeyController,
@@ -120,6 +127,7 @@ def build_control_plane(
             "catalog_admin": Provide(provide_catalog_admin, sync_to_thread=False),
             "key_admin": Provide(provide_key_admin, sync_to_thread=False),
             "spend_admin": Provide(provide_spend_admin, sync_to_thread=False),
+            "deployment_health": Provide(provide_deployment_health, sync_to_thread=False),
         },
         include_in_schema=True,
     )

@@ -42,7 +42,7 @@ def _object(raw: bytes) -> dict[str, Any]:
         raise InvalidRequest("The request body is empty; send a JSON object.")
     try:
         body = _decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):  # too deep / bad UTF-8: were 500s
         raise InvalidRequest("We could not parse the JSON body of your request.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")

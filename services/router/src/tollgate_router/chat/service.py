@@ -39,6 +39,7 @@ import structlog
 from tollgate_common.errors import TollgateError
 from tollgate_router.cache.service import ResponseCache
 from tollgate_router.catalog.service import Catalog, Deployment
+from tollgate_router.chat import promptlog
 from tollgate_router.chat.metrics import DataPlaneMetrics
 from tollgate_router.chat.pricing import cost_micro_usd, estimate_cost_micro_usd
 from tollgate_router.chat.routing import STRATEGIES, Cooldowns, DeploymentStats, pick
@@ -77,6 +78,8 @@ from tollgate_router.spend.service import SpendLog, SpendRecord
 __all__ = ["ChatService", "Reply", "StreamReply"]
 
 _log = structlog.get_logger("tollgate.router.chat")
+# A logger of its own, so operators can route or silence ``tollgate.prompts`` (opt-in prompt text).
+_prompt_log = structlog.get_logger("tollgate.prompts")
 
 T = TypeVar("T")
 Headers = list[tuple[bytes, bytes]]
@@ -138,6 +141,9 @@ class _Call:
     http_status: int = 500
     attempts: int = 0
     finished: bool = False
+    # Only for keys with log_prompts: the request's messages and the answer's text (promptlog).
+    messages: Any = None
+    answer: list[str] | None = None
 
 
 def _bearer(authorization: str | None) -> str:
@@ -216,6 +222,8 @@ class ChatService:
         key = await self.key_auth.authenticate(_bearer(authorization))
         request = parse_chat(raw, no_store_header=no_store)
         call = _Call(request_id, "chat", key, request.model, time.perf_counter())
+        if key.log_prompts:
+            call.messages, call.answer = request.body.get("messages"), []
         self.metrics.in_flight.inc()
         try:
             self.key_auth.check_model(key, request.model)
@@ -276,6 +284,8 @@ class ChatService:
                 self.metrics.cache.labels("hit").inc()
                 call.cache_hit = True
                 call.status, call.http_status = "success", 200
+                if call.answer is not None:
+                    call.answer.append(promptlog.answer_text(hit))
                 headers = self._headers(call, model=request.model, deployment="", attempts=0, cache="hit")
                 return Reply(200, hit, headers, lambda: self._finish(call))
             self.metrics.cache.labels("miss").inc()
@@ -298,6 +308,8 @@ class ChatService:
         call.usage = usage
         call.cost = cost_micro_usd(usage, routed.deployment.prices)
         call.status, call.http_status = "success", 200
+        if call.answer is not None:
+            call.answer.append(promptlog.answer_text(body))
         elapsed = time.perf_counter() - call.started
         self.metrics.overhead.labels(call.endpoint).observe(max(0.0, elapsed - routed.upstream_s))
         headers = self._headers(
@@ -352,7 +364,10 @@ class ChatService:
         call.http_status = 200
         try:
             yield b""
+            answer = call.answer
             if not first.usage_only:
+                if answer is not None:
+                    answer.append(promptlog.delta_text(first.data))
                 yield b"data: " + first.data + b"\n\n"
             async for chunk in chunks:
                 if chunk.usage is not None:
@@ -360,6 +375,8 @@ class ChatService:
                 if chunk.usage_only:
                     usage_chunk = chunk.data
                     continue
+                if answer is not None:
+                    answer.append(promptlog.delta_text(chunk.data))
                 yield b"data: " + chunk.data + b"\n\n"
             call.usage = usage or ZERO_USAGE
             call.cost = cost_micro_usd(call.usage, routed.deployment.prices)
@@ -619,6 +636,17 @@ class ChatService:
                 metrics.tokens.labels(call.model, "cache_write").inc(usage.cache_write_tokens)
         if call.cost:
             metrics.cost.labels(call.model).inc(call.cost)
+        if call.answer is not None:
+            _prompt_log.info(
+                "prompt_logged",
+                request_id=call.request_id,
+                key_id=str(call.key.id),
+                model=call.model,
+                status=call.status,
+                **promptlog.prompt_record(
+                    call.messages, "".join(call.answer), self.routing.prompt_log_max_chars
+                ),
+            )
         if call.reservation is None and call.http_status in (401, 403, 404, 400):
             return  # refused before admission: nothing to account
         self.spend_log.record(

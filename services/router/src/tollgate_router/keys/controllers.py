@@ -29,6 +29,10 @@ class KeyController(Controller):
     ) -> list[schemas.KeyOut]:
         return await key_admin.list_keys(owner_ref=owner_ref)
 
+    @get("/budgets", summary="Every key with a budget: budget, period and spend in the current period")
+    async def budgets(self, key_admin: NamedDependency[KeyAdmin]) -> list[schemas.KeyBudget]:
+        return await key_admin.budgets()
+
     @get("/{key_id:uuid}")
     async def show(
         self, key_id: FromPath[uuid.UUID], key_admin: NamedDependency[KeyAdmin]

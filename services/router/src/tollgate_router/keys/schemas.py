@@ -67,6 +67,18 @@ class KeyInfo(KeyOut):
     period_spend_micro_usd: int
 
 
+class KeyBudget(msgspec.Struct, frozen=True):
+    """``GET /admin/keys/budgets``: one key with a budget and its spend in the current period
+    (``period_start`` is None for a ``total`` budget, which never rolls over)."""
+
+    key_id: uuid.UUID
+    owner_ref: str
+    budget_micro_usd: int
+    budget_period: str
+    period_start: datetime.datetime | None
+    period_spend_micro_usd: int
+
+
 class KeyCreated(KeyOut):
     """Returned once, by create and regenerate: the only time the secret ``key`` is shown."""
 

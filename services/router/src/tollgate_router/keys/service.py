@@ -297,6 +297,25 @@ class KeyAdmin:
     async def with_budget(self) -> list[AuthedKey]:
         return [authed_key(r) for r in await repo.key_list_with_budget(self._pool)]
 
+    async def budgets(self) -> list[schemas.KeyBudget]:
+        """Every live key with a budget and its current-period spend (the Redis counter that admits
+        calls), in one answer: the api's budget alerts read this instead of one key at a time."""
+        out = []
+        for key in await self.with_budget():
+            assert key.budget_micro_usd is not None  # the query selects keys with a budget only
+            start, spend = await self._limiter.current_spend(key)
+            out.append(
+                schemas.KeyBudget(
+                    key_id=key.id,
+                    owner_ref=key.owner_ref,
+                    budget_micro_usd=key.budget_micro_usd,
+                    budget_period=key.budget_period,
+                    period_start=start,
+                    period_spend_micro_usd=spend,
+                )
+            )
+        return out
+
     async def _get(self, key_id: uuid.UUID) -> models.VirtualKey:
         row = await repo.key_get(self._pool, key_id)
         if row is None:
