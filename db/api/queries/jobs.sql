@@ -82,6 +82,9 @@ FROM api.jobs j
 LEFT JOIN api.job_costs c ON c.job_id = j.id
 WHERE (sqlc.narg(team_id)::uuid IS NULL OR j.team_id = sqlc.narg(team_id)::uuid)
   AND (sqlc.narg(status)::api.job_status IS NULL OR j.status = sqlc.narg(status)::api.job_status)
+  AND (sqlc.narg(job_type)::text IS NULL OR j.job_type = sqlc.narg(job_type)::text)
+  AND (sqlc.narg(created_after)::timestamptz IS NULL OR j.created_at >= sqlc.narg(created_after)::timestamptz)
+  AND (sqlc.narg(created_before)::timestamptz IS NULL OR j.created_at < sqlc.narg(created_before)::timestamptz)
   AND (
     sqlc.narg(cursor_created_at)::timestamptz IS NULL
     OR (j.created_at, j.id) < (sqlc.narg(cursor_created_at)::timestamptz, sqlc.narg(cursor_id)::uuid)

@@ -17,3 +17,12 @@ UPDATE api.organizations SET
     updated_at = now()
 WHERE id = @id::uuid
 RETURNING *;
+
+-- name: OrganizationPage :many
+-- The dashboard's list: one page by (name, id) keyset, optional name filter (ILIKE pattern).
+SELECT * FROM api.organizations
+WHERE (sqlc.narg(name_like)::text IS NULL OR name ILIKE sqlc.narg(name_like)::text)
+  AND (sqlc.narg(after_name)::text IS NULL
+       OR (name, id) > (sqlc.narg(after_name)::text, sqlc.narg(after_id)::uuid))
+ORDER BY name, id
+LIMIT @lim::int;

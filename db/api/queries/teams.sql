@@ -62,3 +62,29 @@ JOIN api.teams t ON t.id = k.team_id
 JOIN api.pricing_plans p ON p.id = t.pricing_plan_id
 JOIN api.organizations o ON o.id = t.organization_id
 WHERE k.key_hash = @key_hash::text;
+
+-- name: TeamPage :many
+-- The dashboard's team list: one page by (name, id) keyset, with the credit balance; filters optional.
+SELECT t.id, t.organization_id, t.name, t.status, t.pricing_plan_id, t.created_at,
+       b.balance, b.held, b.overdraft_limit, (b.balance - b.held) AS available
+FROM api.teams t
+JOIN api.team_balances b ON b.team_id = t.id
+WHERE (sqlc.narg(organization_id)::uuid IS NULL OR t.organization_id = sqlc.narg(organization_id)::uuid)
+  AND (sqlc.narg(status)::api.team_status IS NULL OR t.status = sqlc.narg(status)::api.team_status)
+  AND (sqlc.narg(name_like)::text IS NULL OR t.name ILIKE sqlc.narg(name_like)::text)
+  AND (sqlc.narg(after_name)::text IS NULL
+       OR (t.name, t.id) > (sqlc.narg(after_name)::text, sqlc.narg(after_id)::uuid))
+ORDER BY t.name, t.id
+LIMIT @lim::int;
+
+-- name: TeamNearExhaustion :many
+-- Active teams with the least available credits (available = balance - held), fewest first.
+SELECT t.id, t.organization_id, t.name, t.status, b.balance, b.held, (b.balance - b.held) AS available
+FROM api.teams t
+JOIN api.team_balances b ON b.team_id = t.id
+WHERE t.status = 'active' AND b.balance - b.held <= @threshold::bigint
+ORDER BY b.balance - b.held, t.id
+LIMIT @lim::int;
+
+-- name: TeamNames :many
+SELECT id, name FROM api.teams WHERE id = ANY(@ids::uuid[]);

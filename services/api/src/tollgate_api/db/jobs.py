@@ -298,12 +298,15 @@ FROM api.jobs j
 LEFT JOIN api.job_costs c ON c.job_id = j.id
 WHERE ($1::uuid IS NULL OR j.team_id = $1::uuid)
   AND ($2::api.job_status IS NULL OR j.status = $2::api.job_status)
+  AND ($3::text IS NULL OR j.job_type = $3::text)
+  AND ($4::timestamptz IS NULL OR j.created_at >= $4::timestamptz)
+  AND ($5::timestamptz IS NULL OR j.created_at < $5::timestamptz)
   AND (
-    $3::timestamptz IS NULL
-    OR (j.created_at, j.id) < ($3::timestamptz, $4::uuid)
+    $6::timestamptz IS NULL
+    OR (j.created_at, j.id) < ($6::timestamptz, $7::uuid)
   )
 ORDER BY j.created_at DESC, j.id DESC
-LIMIT $5::int"""
+LIMIT $8::int"""
 
 
 class JobListAllRow(msgspec.Struct, frozen=True):
@@ -336,13 +339,19 @@ async def job_list_all(
     *,
     team_id: uuid.UUID | None,
     status: models.JobStatus | None,
+    job_type: str | None,
+    created_after: datetime.datetime | None,
+    created_before: datetime.datetime | None,
     cursor_created_at: datetime.datetime | None,
     cursor_id: uuid.UUID | None,
     lim: int,
 ) -> list[JobListAllRow]:
     """The operator view: every team, newest first, keyset-paginated."""
     async with AsyncRawCursor(conn, row_factory=tuple_row) as cur:
-        await cur.execute(JOB_LIST_ALL, (team_id, status, cursor_created_at, cursor_id, lim))
+        await cur.execute(
+            JOB_LIST_ALL,
+            (team_id, status, job_type, created_after, created_before, cursor_created_at, cursor_id, lim),
+        )
         rows = await cur.fetchall()
     return [JobListAllRow(*row) for row in rows]
 

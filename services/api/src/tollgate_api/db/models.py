@@ -19,6 +19,7 @@ OperatorRole = Literal["admin", "operator", "finance"]
 OrganizationStatus = Literal["active", "disabled"]
 PlanKind = Literal["per_job", "consumption_usd", "consumption_tokens"]
 TeamStatus = Literal["active", "paused", "suspended"]
+WebhookDeliveryStatus = Literal["pending", "succeeded", "failed", "dead"]
 
 
 class AccessGroupMember(msgspec.Struct, frozen=True):
@@ -64,6 +65,71 @@ class AuditLog(msgspec.Struct, frozen=True):
     after: Any | None
     ip: str | None
     created_at: datetime.datetime
+
+
+class BudgetAlert(msgspec.Struct, frozen=True):
+    """A row of api.budget_alerts."""
+
+    id: int
+    team_id: uuid.UUID
+    router_key_id: str
+    threshold_pct: int
+    budget_micro_usd: int
+    spend_micro_usd: int
+    budget_period: str
+    period_start: datetime.datetime | None
+    raised_at: datetime.datetime
+    cleared_at: datetime.datetime | None
+
+
+class CreditAlert(msgspec.Struct, frozen=True):
+    """A row of api.credit_alerts."""
+
+    id: int
+    team_id: uuid.UUID
+    kind: str
+    threshold: int
+    available: int
+    raised_at: datetime.datetime
+    cleared_at: datetime.datetime | None
+
+
+class CreditGrant(msgspec.Struct, frozen=True):
+    """A row of api.credit_grants."""
+
+    ledger_entry_id: int
+    team_id: uuid.UUID
+    amount: int
+    expires_at: datetime.datetime
+    expired_at: datetime.datetime | None
+    expired_amount: int | None
+    created_at: datetime.datetime
+
+
+class JobCostPart(msgspec.Struct, frozen=True):
+    """Each finished job's contribution to api.rollups, per model group."""
+
+    job_id: uuid.UUID
+    model_group: str
+    team_id: uuid.UUID
+    organization_id: uuid.UUID
+    job_type: str
+    finished_at: datetime.datetime
+    jobs: int
+    completed_jobs: int
+    failed_jobs: int
+    expired_jobs: int
+    calls: int
+    successful_calls: int
+    failed_calls: int
+    cache_hit_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost_micro_usd: int
+    price_credits: int
+    revenue_micro_usd: int
+    duration_ms: int
 
 
 class JobCost(msgspec.Struct, frozen=True):
@@ -141,7 +207,7 @@ class LedgerEntry(msgspec.Struct, frozen=True):
 
 
 class LlmCall(msgspec.Struct, frozen=True):
-    """Every LLM call of every job, with the router's cost and usage."""
+    """Every LLM call of every job, with the router's cost and usage; partitioned by month of created_at (UTC)."""
 
     id: uuid.UUID
     job_id: uuid.UUID
@@ -225,6 +291,111 @@ class PricingPlan(msgspec.Struct, frozen=True):
     updated_at: datetime.datetime
 
 
+class ReconciliationDrift(msgspec.Struct, frozen=True):
+    """A row of api.reconciliation_drift."""
+
+    team_id: uuid.UUID
+    day: datetime.date
+    router_key_id: str
+    run_id: int
+    router_requests: int
+    router_cost_micro_usd: int
+    api_calls: int
+    api_cost_micro_usd: int
+    drift_micro_usd: int
+    checked_at: datetime.datetime
+
+
+class ReconciliationRun(msgspec.Struct, frozen=True):
+    """A row of api.reconciliation_runs."""
+
+    id: int
+    trigger: str
+    from_day: datetime.date
+    to_day: datetime.date
+    status: str
+    keys_checked: int
+    drifted: int
+    total_abs_drift_micro_usd: int
+    error: str | None
+    started_at: datetime.datetime
+    finished_at: datetime.datetime | None
+
+
+class Rollup(msgspec.Struct, frozen=True):
+    """Job cost, price and margin summed by UTC quarter/hour/day/month, team, job type, model group."""
+
+    grain: str
+    bucket: datetime.datetime
+    team_id: uuid.UUID
+    job_type: str
+    model_group: str
+    organization_id: uuid.UUID
+    jobs: int
+    completed_jobs: int
+    failed_jobs: int
+    expired_jobs: int
+    calls: int
+    successful_calls: int
+    failed_calls: int
+    cache_hit_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost_micro_usd: int
+    price_credits: int
+    revenue_micro_usd: int
+    duration_ms: int
+
+
+class RollupsGlobal(msgspec.Struct, frozen=True):
+    """api.rollups summed over teams."""
+
+    grain: str
+    bucket: datetime.datetime
+    job_type: str
+    model_group: str
+    jobs: int
+    completed_jobs: int
+    failed_jobs: int
+    expired_jobs: int
+    calls: int
+    successful_calls: int
+    failed_calls: int
+    cache_hit_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost_micro_usd: int
+    price_credits: int
+    revenue_micro_usd: int
+    duration_ms: int
+
+
+class RollupsTeam(msgspec.Struct, frozen=True):
+    """api.rollups summed over job types and model groups."""
+
+    grain: str
+    bucket: datetime.datetime
+    team_id: uuid.UUID
+    organization_id: uuid.UUID
+    jobs: int
+    completed_jobs: int
+    failed_jobs: int
+    expired_jobs: int
+    calls: int
+    successful_calls: int
+    failed_calls: int
+    cache_hit_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost_micro_usd: int
+    price_credits: int
+    revenue_micro_usd: int
+    duration_ms: int
+
+
 class TeamAccessGroup(msgspec.Struct, frozen=True):
     """A row of api.team_access_groups."""
 
@@ -279,3 +450,61 @@ class Team(msgspec.Struct, frozen=True):
     metadata: Any
     created_at: datetime.datetime
     updated_at: datetime.datetime
+
+
+class WebhookAttempt(msgspec.Struct, frozen=True):
+    """A row of api.webhook_attempts."""
+
+    id: int
+    delivery_id: uuid.UUID
+    attempted_at: datetime.datetime
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+
+
+class WebhookDelivery(msgspec.Struct, frozen=True):
+    """A row of api.webhook_deliveries."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    endpoint_id: uuid.UUID
+    team_id: uuid.UUID
+    status: WebhookDeliveryStatus
+    attempts: int
+    next_attempt_at: datetime.datetime
+    claimed_until: datetime.datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    finished_at: datetime.datetime | None
+
+
+class WebhookEndpoint(msgspec.Struct, frozen=True):
+    """A row of api.webhook_endpoints."""
+
+    id: uuid.UUID
+    team_id: uuid.UUID
+    url: str
+    events: list[str]
+    secret_encrypted: str
+    secret_hint: str
+    previous_secret_encrypted: str | None
+    previous_secret_expires_at: datetime.datetime | None
+    description: str
+    enabled: bool
+    created_by: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+class WebhookEvent(msgspec.Struct, frozen=True):
+    """A row of api.webhook_events."""
+
+    id: uuid.UUID
+    team_id: uuid.UUID
+    type: str
+    dedupe_key: str
+    payload: Any
+    created_at: datetime.datetime

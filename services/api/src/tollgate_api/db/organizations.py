@@ -85,3 +85,26 @@ async def organization_update(
     if row is None:
         return None
     return models.Organization(*row)
+
+
+ORGANIZATION_PAGE: Final[LiteralString] = """SELECT id, name, status, metadata, created_at, updated_at FROM api.organizations
+WHERE ($1::text IS NULL OR name ILIKE $1::text)
+  AND ($2::text IS NULL
+       OR (name, id) > ($2::text, $3::uuid))
+ORDER BY name, id
+LIMIT $4::int"""
+
+
+async def organization_page(
+    conn: AsyncConnection[Any],
+    *,
+    name_like: str | None,
+    after_name: str | None,
+    after_id: uuid.UUID | None,
+    lim: int,
+) -> list[models.Organization]:
+    """The dashboard's list: one page by (name, id) keyset, optional name filter (ILIKE pattern)."""
+    async with AsyncRawCursor(conn, row_factory=tuple_row) as cur:
+        await cur.execute(ORGANIZATION_PAGE, (name_like, after_name, after_id, lim))
+        rows = await cur.fetchall()
+    return [models.Organization(*row) for row in rows]

@@ -255,3 +255,92 @@ async def team_auth_by_key_hash(conn: AsyncConnection[Any], *, key_hash: str) ->
     if row is None:
         return None
     return TeamAuthByKeyHashRow(*row)
+
+
+TEAM_PAGE: Final[LiteralString] = """SELECT t.id, t.organization_id, t.name, t.status, t.pricing_plan_id, t.created_at,
+       b.balance, b.held, b.overdraft_limit, (b.balance - b.held) AS available
+FROM api.teams t
+JOIN api.team_balances b ON b.team_id = t.id
+WHERE ($1::uuid IS NULL OR t.organization_id = $1::uuid)
+  AND ($2::api.team_status IS NULL OR t.status = $2::api.team_status)
+  AND ($3::text IS NULL OR t.name ILIKE $3::text)
+  AND ($4::text IS NULL
+       OR (t.name, t.id) > ($4::text, $5::uuid))
+ORDER BY t.name, t.id
+LIMIT $6::int"""
+
+
+class TeamPageRow(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    status: models.TeamStatus
+    pricing_plan_id: uuid.UUID
+    created_at: datetime.datetime
+    balance: int
+    held: int
+    overdraft_limit: int
+    available: int
+
+
+async def team_page(
+    conn: AsyncConnection[Any],
+    *,
+    organization_id: uuid.UUID | None,
+    status: models.TeamStatus | None,
+    name_like: str | None,
+    after_name: str | None,
+    after_id: uuid.UUID | None,
+    lim: int,
+) -> list[TeamPageRow]:
+    """The dashboard's team list: one page by (name, id) keyset, with the credit balance; filters optional."""
+    async with AsyncRawCursor(conn, row_factory=tuple_row) as cur:
+        await cur.execute(TEAM_PAGE, (organization_id, status, name_like, after_name, after_id, lim))
+        rows = await cur.fetchall()
+    return [TeamPageRow(*row) for row in rows]
+
+
+TEAM_NEAR_EXHAUSTION: Final[LiteralString] = """SELECT t.id, t.organization_id, t.name, t.status, b.balance, b.held, (b.balance - b.held) AS available
+FROM api.teams t
+JOIN api.team_balances b ON b.team_id = t.id
+WHERE t.status = 'active' AND b.balance - b.held <= $1::bigint
+ORDER BY b.balance - b.held, t.id
+LIMIT $2::int"""
+
+
+class TeamNearExhaustionRow(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    status: models.TeamStatus
+    balance: int
+    held: int
+    available: int
+
+
+async def team_near_exhaustion(
+    conn: AsyncConnection[Any],
+    *,
+    threshold: int,
+    lim: int,
+) -> list[TeamNearExhaustionRow]:
+    """Active teams with the least available credits (available = balance - held), fewest first."""
+    async with AsyncRawCursor(conn, row_factory=tuple_row) as cur:
+        await cur.execute(TEAM_NEAR_EXHAUSTION, (threshold, lim))
+        rows = await cur.fetchall()
+    return [TeamNearExhaustionRow(*row) for row in rows]
+
+
+TEAM_NAMES: Final[LiteralString] = """SELECT id, name FROM api.teams WHERE id = ANY($1::uuid[])"""
+
+
+class TeamNamesRow(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    name: str
+
+
+async def team_names(conn: AsyncConnection[Any], *, ids: list[uuid.UUID]) -> list[TeamNamesRow]:
+    async with AsyncRawCursor(conn, row_factory=tuple_row) as cur:
+        await cur.execute(TEAM_NAMES, (ids,))
+        rows = await cur.fetchall()
+    return [TeamNamesRow(*row) for row in rows]
