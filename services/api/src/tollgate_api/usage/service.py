@@ -4,6 +4,11 @@
 times: it reads the finished job and its calls and UPSERTs one row, then marks the job's
 ``job.finished`` outbox row processed. Margin = price (credits captured times the plan's
 ``usd_micro_per_credit``) minus provider cost (sum of the calls' micro-USD from the router).
+
+In the same transaction, under the job's row lock, it folds the job into ``api.rollups`` exactly once:
+it computes the job's parts (its contribution per model group, ``reports.allocation``), adds the
+difference between them and the parts stored by the previous run (none the first time), and stores
+the new parts. A repeat finds no difference and changes nothing; concurrent runs wait on the lock.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from tollgate_api.jobs.service import (
     plan_of,
 )
 from tollgate_api.plans.pricing import revenue_micro_usd
+from tollgate_api.reports.allocation import Part, fold_deltas, job_parts
 from tollgate_api.usage import repository as repo
 from tollgate_api.usage.schemas import (
     AdminCallView,
@@ -46,6 +52,10 @@ async def aggregate_job(conn: AsyncConnection[Any], job_id: uuid.UUID) -> bool:
     """Write the job's cost row; False when the job is unknown or still open (nothing to do yet)."""
     try:
         async with conn.transaction():
+            if not await repo.lock_job(conn, job_id):
+                _log.info("job_aggregation_skipped", job_id=str(job_id))
+                return False
+            previous_parts = await repo.lock_parts(conn, job_id)
             job = await jobs_repo.get(conn, job_id)
             if job is None or job.status in OPEN_STATUSES or job.completed_at is None:
                 _log.info("job_aggregation_skipped", job_id=str(job_id))
@@ -73,11 +83,48 @@ async def aggregate_job(conn: AsyncConnection[Any], job_id: uuid.UUID) -> bool:
                 avg_latency_ms=usage.avg_latency_ms,
                 finished_at=job.completed_at,
             )
+            folded = await _fold_into_rollups(
+                conn,
+                job,
+                previous_parts,
+                usd_micro_per_credit=plan.usd_micro_per_credit,
+                price_credits=price_credits,
+            )
             await jobs_repo.outbox_mark_finished_done(conn, job_id)
     except psycopg.Error as exc:
         raise interpret_error(exc) from exc
-    _log.info("job_aggregated", job_id=str(job_id), cost_micro_usd=usage.cost_micro_usd)
+    _log.info("job_aggregated", job_id=str(job_id), cost_micro_usd=usage.cost_micro_usd, rollup_deltas=folded)
     return True
+
+
+async def _fold_into_rollups(
+    conn: AsyncConnection[Any],
+    job: jobs_repo.Job,
+    previous: list[Part],
+    *,
+    usd_micro_per_credit: int,
+    price_credits: int,
+) -> int:
+    """Replace the job's previous contribution to the rollups by its current one; the deltas applied."""
+    assert job.completed_at is not None
+    organization_id = await repo.organization_of(conn, job.team_id)
+    assert organization_id is not None  # jobs.team_id references teams
+    new = job_parts(
+        team_id=job.team_id,
+        organization_id=organization_id,
+        job_type=job.job_type,
+        status=job.status,
+        created_at=job.created_at,
+        finished_at=job.completed_at,
+        price_credits=price_credits,
+        usd_micro_per_credit=usd_micro_per_credit,
+        groups=await repo.group_usage(conn, job.id),
+    )
+    deltas = fold_deltas(previous, new)
+    if deltas:
+        await repo.add_to_rollups(conn, deltas)
+        await repo.replace_parts(conn, job.id, new)
+    return len(deltas)
 
 
 async def job_cost(conn: AsyncConnection[Any], job_id: uuid.UUID) -> repo.JobCost | None:
@@ -187,6 +234,9 @@ async def admin_list_jobs(
     status: str | None,
     cursor: str | None,
     limit: int,
+    job_type: str | None = None,
+    created_after: datetime.datetime | None = None,
+    created_before: datetime.datetime | None = None,
 ) -> AdminJobList:
     limit = max(1, min(limit, MAX_PAGE))
     async with connection(pool) as conn:
@@ -194,6 +244,9 @@ async def admin_list_jobs(
             conn,
             team_id=team_id,
             status=parse_status_filter(status),
+            job_type=job_type or None,
+            created_after=created_after,
+            created_before=created_before,
             cursor=decode_cursor(cursor) if cursor else None,
             limit=limit + 1,
         )
