@@ -8,12 +8,16 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from tollgate_api.db import credit_grants as grants_q
 from tollgate_api.db import ledger as q
+from tollgate_api.db.credit_grants import CreditGrantLedgerSinceRow
 from tollgate_api.db.ledger import LedgerCheckRow
-from tollgate_api.db.models import LedgerEntry, LedgerKind, TeamBalance
+from tollgate_api.db.models import CreditGrant, LedgerEntry, LedgerKind, TeamBalance
 from tollgate_common.db import checked
 
 __all__ = [
+    "CreditGrant",
+    "CreditGrantLedgerSinceRow",
     "LedgerCheckRow",
     "LedgerEntry",
     "LedgerKind",
@@ -24,6 +28,12 @@ __all__ = [
     "create_balance",
     "entry_by_key",
     "get_balance",
+    "grant_create",
+    "grant_get",
+    "grant_ledger_since",
+    "grant_list_by_team",
+    "grant_mark_expired",
+    "grant_teams_due",
     "job_open_hold",
     "list_entries",
     "lock_balance",
@@ -111,3 +121,45 @@ async def list_entries(
 
 async def check(conn: AsyncConnection[Any], *, team_id: uuid.UUID) -> LedgerCheckRow | None:
     return await checked(q.ledger_check(conn, team_id=team_id))
+
+
+# ----------------------------------------------------------------------------- grants (credits that expire)
+
+
+async def grant_create(
+    conn: AsyncConnection[Any], *, ledger_entry_id: int, team_id: uuid.UUID, amount: int, expires_at: datetime
+) -> None:
+    await checked(
+        grants_q.credit_grant_create(
+            conn, ledger_entry_id=ledger_entry_id, team_id=team_id, amount=amount, expires_at=expires_at
+        )
+    )
+
+
+async def grant_get(conn: AsyncConnection[Any], *, ledger_entry_id: int) -> CreditGrant | None:
+    return await checked(grants_q.credit_grant_get(conn, ledger_entry_id=ledger_entry_id))
+
+
+async def grant_teams_due(conn: AsyncConnection[Any], *, now: datetime, limit: int) -> list[uuid.UUID]:
+    rows = await checked(grants_q.credit_grant_teams_due(conn, now=now, lim=limit))
+    return [r.team_id for r in rows]
+
+
+async def grant_list_by_team(conn: AsyncConnection[Any], *, team_id: uuid.UUID) -> list[CreditGrant]:
+    return await checked(grants_q.credit_grant_list_by_team(conn, team_id=team_id))
+
+
+async def grant_mark_expired(
+    conn: AsyncConnection[Any], *, ledger_entry_id: int, expired_at: datetime, expired_amount: int
+) -> int:
+    return await checked(
+        grants_q.credit_grant_mark_expired(
+            conn, ledger_entry_id=ledger_entry_id, expired_at=expired_at, expired_amount=expired_amount
+        )
+    )
+
+
+async def grant_ledger_since(
+    conn: AsyncConnection[Any], *, team_id: uuid.UUID, from_id: int
+) -> list[CreditGrantLedgerSinceRow]:
+    return await checked(grants_q.credit_grant_ledger_since(conn, team_id=team_id, from_id=from_id))

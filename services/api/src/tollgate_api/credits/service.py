@@ -30,7 +30,7 @@ movement commit together.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import msgspec
@@ -40,7 +40,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from tollgate_api.audit import service as audit
 from tollgate_api.audit.service import Actor
-from tollgate_api.credits import repository
+from tollgate_api.credits import grants, repository
 from tollgate_api.credits.repository import LedgerEntry, TeamBalance
 from tollgate_api.errors import (
     BadRequest,
@@ -381,11 +381,13 @@ async def record_movement(
     kind: OperatorKind,
     reason: str,
     idempotency_key: str,
+    expires_at: datetime | None = None,
 ) -> tuple[AdminLedgerEntry, Balance, bool]:
     """An operator's allocation/purchase/adjustment/refund/expiry; returns (entry, balance, created).
 
     A repeat with the same key returns the first entry (``created`` False); the same key with a
-    different amount or kind is :class:`IdempotencyConflict`.
+    different amount, kind or ``expires_at`` is :class:`IdempotencyConflict`. An allocation or purchase
+    with ``expires_at`` is a grant: its unused remainder expires then (:mod:`tollgate_api.credits.grants`).
     """
     if kind not in OPERATOR_KINDS:
         raise BadRequest(f"kind must be one of {', '.join(OPERATOR_KINDS)}")
@@ -397,12 +399,14 @@ async def record_movement(
         raise BadRequest("expiry amounts must be negative (credits that expire leave the balance)")
     if not reason.strip():
         raise BadRequest("reason is required")
+    grants.validate_expiry(kind, amount, expires_at, datetime.now(UTC))
     async with transaction(pool) as conn:
         row = await _lock(conn, team_id)
         existing = await repository.entry_by_key(conn, team_id=team_id, idempotency_key=idempotency_key)
         if existing is not None:
             if existing.kind != kind or existing.amount != amount or existing.job_id is not None:
                 raise IdempotencyConflict("This idempotency key was used for a different credit movement.")
+            await grants.check_repeat(conn, existing.id, expires_at)
             return AdminLedgerEntry(**msgspec.structs.asdict(existing)), _balance(row), False
         if amount < 0 and _available(row) + amount < 0:
             raise Conflict("This would take the team's available credits below its overdraft limit.")
@@ -418,6 +422,10 @@ async def record_movement(
             actor=actor.name,
             reason=reason,
         )
+        if expires_at is not None:
+            await grants.record_grant(
+                conn, ledger_entry_id=entry.id, team_id=team_id, amount=amount, expires_at=expires_at
+            )
         view = AdminLedgerEntry(**msgspec.structs.asdict(entry))
         await audit.record(
             conn,
@@ -426,7 +434,7 @@ async def record_movement(
             target_type="team",
             target_id=team_id,
             before=_balance(row),
-            after={"entry": view, "balance": _balance(after)},
+            after={"entry": view, "balance": _balance(after), "expires_at": expires_at},
         )
     _log.info("credits_moved", team_id=str(team_id), kind=kind, amount=amount)
     return view, _balance(after), True

@@ -12,7 +12,9 @@ import uuid
 
 import structlog
 
+from tollgate_api.upkeep import actors as upkeep_actors  # noqa: F401 - declares the upkeep queue's actors
 from tollgate_api.usage import service as usage
+from tollgate_api.webhooks import actors as webhook_actors  # noqa: F401 - declares the webhooks queue's actors
 from tollgate_api.worker.broker import actor
 from tollgate_api.worker.services import provide_services
 
