@@ -19,10 +19,17 @@ import redis
 
 from tests.harness.services import IN_CI, ServiceMissing, postgres_url, with_database
 from tests.harness.services import redis_url as redis_url_cm
+from tollgate_common.logging import cache_loggers
 from tollgate_common.migrate import apply_migrations
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = ("router", "api")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Each test builds apps that configure logging at their own level and stream; cached loggers
+    # would keep the first test's configuration for the whole run.
+    cache_loggers(False)
 
 
 def _fail_or_skip(exc: ServiceMissing) -> None:

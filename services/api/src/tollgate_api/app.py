@@ -18,6 +18,8 @@ from tollgate_api.auth.revocation import Revocations
 from tollgate_api.auth.team import STATE_KEY as TEAM_AUTH_STATE_KEY
 from tollgate_api.auth.team import TeamAuthenticator
 from tollgate_api.calls.controllers import CallsController
+from tollgate_api.dashboard import dashboard_router
+from tollgate_api.dashboard import template_config as dashboard_templates
 from tollgate_api.jobs.admin_controllers import AdminJobsController
 from tollgate_api.jobs.controllers import JOBS_STATE_KEY, JobsController, TeamUsageController
 from tollgate_api.jobs.service import JobsContext
@@ -26,12 +28,20 @@ from tollgate_api.operators import service as operators_service
 from tollgate_api.operators.controllers import AuthController, TokensController, UsersController
 from tollgate_api.organizations.controllers import OrganizationsController
 from tollgate_api.plans.controllers import PricingPlansController
+from tollgate_api.reports.controllers import ReportsController
 from tollgate_api.routeradmin.client import RouterAdmin
 from tollgate_api.routeradmin.controllers import forward_routing_admin
 from tollgate_api.routerclient import RouterClient
 from tollgate_api.settings import ApiSettings
 from tollgate_api.teams.controllers import TeamsController
+from tollgate_api.upkeep.controllers import (
+    AlertController,
+    ReconciliationController,
+    WorkerAdminController,
+)
 from tollgate_api.usage.controllers import CreditsController
+from tollgate_api.webhooks.controllers import AdminWebhooksController, TeamWebhooksController
+from tollgate_api.webhooks.enqueue import enqueue_due_webhooks
 from tollgate_api.worker.broker import build_broker
 from tollgate_api.worker.broker import install as install_broker
 from tollgate_api.worker.enqueue import enqueue_aggregation
@@ -42,7 +52,7 @@ from tollgate_common.httpapp import (
     request_context_middleware,
 )
 from tollgate_common.logging import configure_logging
-from tollgate_common.problems import exception_handlers
+from tollgate_common.problems import document_problems, exception_handlers
 from tollgate_common.resources import CoreResources
 
 SCHEMA = "api"
@@ -78,7 +88,11 @@ def create_app(
     router_client = RouterClient(settings.router)
     install_broker(build_broker(settings), settings)
     jobs_ctx = JobsContext(
-        pool=pool, router=router_client, settings=settings, enqueue_aggregation=enqueue_aggregation
+        pool=pool,
+        router=router_client,
+        settings=settings,
+        enqueue_aggregation=enqueue_aggregation,
+        enqueue_webhooks=enqueue_due_webhooks,
     )
 
     @asynccontextmanager
@@ -93,6 +107,7 @@ def create_app(
             )
             yield
         finally:
+            await team_auth.drain_touches()
             await router_admin.aclose()
             await router_client.close()
             await core.stop()
@@ -106,10 +121,19 @@ def create_app(
             TeamUsageController,
             CreditsController,
             AdminJobsController,
+            ReportsController,  # issue 5: finance reports
+            ReconciliationController,  # issue 5: reconciliation runs and drift
+            WorkerAdminController,  # issue 5: queues and dead letters
+            AlertController,  # issue 5: low-credit and budget alerts for operators
+            TeamWebhooksController,
+            AdminWebhooksController,
             *TENANCY_HANDLERS,
+            dashboard_router(),  # issue 6: /dashboard (HTML views over the same services)
         ],
+        template_config=dashboard_templates(),
         guards=[admin_guard],
         lifespan=[lifespan],
+        on_startup=[document_problems],
         middleware=[request_context_middleware(metrics, access_log=settings.log.access_log)],
         exception_handlers=exception_handlers(),
         state=State(

@@ -180,3 +180,13 @@ class UpstreamTimeout(TollgateError):
 
 class UpstreamUnavailable(Unavailable):
     slug, title, status = "ai-service-unavailable", "The AI service is unavailable", 503
+
+
+# ---------------------------------------------------------------- report errors (reports helper's section)
+#
+#   BadRequest
+#   └── InvalidReportQuery        400  invalid-report-query    a bad tz, range, grouping, sort or filter
+
+
+class InvalidReportQuery(BadRequest):
+    slug, title, status = "invalid-report-query", "Invalid report parameters", 400

@@ -61,6 +61,33 @@ class JobSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """Webhook delivery (``TOLLGATE_WEBHOOKS_*``); see docs/webhooks.md for the retry schedule."""
+
+    allow_http: bool = False  # plain http and loopback/private hosts: dev and tests only
+    max_endpoints_per_team: int = 10
+    connect_timeout_s: float = 5.0
+    timeout_s: float = 10.0
+    backoff_base_s: float = 30.0
+    backoff_max_s: float = 3600.0
+    max_age_s: int = 24 * 3600
+    rotation_grace_s: int = 24 * 3600
+
+    @classmethod
+    def from_env(cls, env: Env) -> WebhookSettings:
+        return cls(
+            allow_http=env.get_bool("WEBHOOKS_ALLOW_HTTP", False),
+            max_endpoints_per_team=env.get_int("WEBHOOKS_MAX_ENDPOINTS", 10, minimum=1),
+            connect_timeout_s=env.get_float("WEBHOOKS_CONNECT_TIMEOUT_S", 5.0),
+            timeout_s=env.get_float("WEBHOOKS_TIMEOUT_S", 10.0),
+            backoff_base_s=env.get_float("WEBHOOKS_BACKOFF_BASE_S", 30.0),
+            backoff_max_s=env.get_float("WEBHOOKS_BACKOFF_MAX_S", 3600.0),
+            max_age_s=env.get_int("WEBHOOKS_MAX_AGE_S", 24 * 3600, minimum=1),
+            rotation_grace_s=env.get_int("WEBHOOKS_ROTATION_GRACE_S", 24 * 3600, minimum=0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ApiSettings:
     database: DatabaseSettings
     redis: RedisSettings
@@ -69,6 +96,7 @@ class ApiSettings:
     router: RouterClientSettings
     auth: AuthSettings
     jobs: JobSettings = field(default_factory=JobSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     max_body_bytes: int = 2 * 1024 * 1024
 
     @classmethod
@@ -82,5 +110,6 @@ class ApiSettings:
             router=RouterClientSettings.from_env(env),
             auth=AuthSettings.from_env(env),
             jobs=JobSettings.from_env(env),
+            webhooks=WebhookSettings.from_env(env),
             max_body_bytes=env.get_int("API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
         )

@@ -51,8 +51,8 @@ class AuditEntry(msgspec.Struct, frozen=True):
     action: str
     target_type: str
     target_id: str | None
-    before: Any | None
-    after: Any | None
+    before: Any  # may be null; "Any | None" documents a oneOf that null matches twice
+    after: Any
     ip: str | None
     created_at: datetime
 

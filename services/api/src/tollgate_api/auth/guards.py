@@ -1,7 +1,8 @@
 """Operator authentication and role guards for ``/admin``.
 
 :func:`admin_guard` is installed on the whole app: every route whose path starts with ``/admin``
-requires an operator (bearer token in ``Authorization`` or the dashboard's ``tollgate_session``
+or ``/dashboard`` (the operator UI, same rules) requires an operator (bearer token in
+``Authorization`` or the dashboard's ``tollgate_session``
 HttpOnly cookie) unless its handler opts out with ``opt={"public": True}`` (login only), and
 ``finance`` may only read — except its own session and tokens (handlers with
 ``opt={"self_service": True}``: logout, issuing and revoking one's own automation tokens).
@@ -53,7 +54,7 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Operat
 
 
 async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    if not connection.scope["path"].startswith("/admin"):
+    if not connection.scope["path"].startswith(("/admin", "/dashboard")):
         return
     if handler.opt.get("public"):
         return

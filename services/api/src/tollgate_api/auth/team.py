@@ -9,6 +9,7 @@ their cut-off time and are refused past it without any broadcast.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from tollgate_api.auth.keyring import require_keyring, virtual_key_aad
-from tollgate_api.auth.repository import TeamAuthRow, team_auth_by_key_hash
+from tollgate_api.auth.repository import TeamAuthRow, team_auth_by_key_hash, touch_key
 from tollgate_api.auth.revocation import Revocations
 from tollgate_api.errors import TeamNotActive, Unauthorized
 from tollgate_api.plans.pricing import Plan
@@ -33,6 +34,9 @@ TEAM_KEY_PREFIX: Final = "tg_live_"
 STATE_KEY: Final = "team_auth"
 _CACHE_MAX: Final = 50_000
 _READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+# ``team_keys.last_used_at`` is written at most this often per key and process (off the request path).
+TOUCH_INTERVAL_S: Final = 60.0
+_log = structlog.get_logger("tollgate.auth")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,8 @@ class TeamAuthenticator:
         self._keyring = keyring
         self._ttl = max(0.0, ttl_s)
         self._cache: dict[str, _Entry] = {}
+        self._touched: dict[uuid.UUID, float] = {}
+        self._touching: set[asyncio.Task[None]] = set()
 
     @property
     def revocations(self) -> Revocations:
@@ -128,7 +134,32 @@ class TeamAuthenticator:
             raise Unauthorized("Invalid API key.")
         if entry.valid_until is not None and entry.valid_until <= datetime.now(UTC):
             raise Unauthorized("Invalid API key.")
+        self._touch(entry.principal.key_id, now)
         return entry.principal
+
+    def _touch(self, key_id: uuid.UUID, now: float) -> None:
+        """Schedule a ``last_used_at`` write when this process has not written one for a while."""
+        last = self._touched.get(key_id)
+        if last is not None and now - last < TOUCH_INTERVAL_S:
+            return
+        if len(self._touched) >= _CACHE_MAX:
+            self._touched.clear()
+        self._touched[key_id] = now
+        task = asyncio.ensure_future(self._write_touch(key_id))
+        self._touching.add(task)
+        task.add_done_callback(self._touching.discard)
+
+    async def _write_touch(self, key_id: uuid.UUID) -> None:
+        try:
+            async with connection(self._pool) as conn:
+                await touch_key(conn, key_id)
+        except Exception as exc:  # best effort: a missed timestamp must never fail a request
+            _log.warning("key_touch_failed", key_id=str(key_id), error=type(exc).__name__)
+
+    async def drain_touches(self) -> None:
+        """Wait for pending ``last_used_at`` writes (shutdown and tests)."""
+        while self._touching:
+            await asyncio.gather(*list(self._touching), return_exceptions=True)
 
     async def _load(self, digest: str, now: float) -> _Entry:
         async with connection(self._pool) as conn:

@@ -78,6 +78,7 @@ class CallsController(Controller):
     @post(
         "/{job_id:str}/llm-call-stream",
         status_code=200,
+        media_type="text/event-stream",  # documented as SSE, not JSON (schema fuzzing)
         summary="Make a streamed LLM call in a job (SSE)",
         description="Events: `delta`, `tool_call`, then `done` {call_id, finish_reason}, then `[DONE]`.",
     )
@@ -132,6 +133,7 @@ class CallsController(Controller):
     @post(
         "/create-and-call-stream",
         status_code=200,
+        media_type="text/event-stream",  # documented as SSE, not JSON (schema fuzzing)
         summary="Create a job, stream one call, complete it (SSE)",
         description=(
             "Events: `job` {job_id} first, then as `llm-call-stream`, then `job.completed` "

@@ -88,6 +88,10 @@ def client_error(exc: RouterError) -> TollgateError:
         )
     if exc.kind == "unreachable":
         return UpstreamUnavailable("The AI service is unavailable; retry.", retry_after_s=2)
+    if exc.kind == "unavailable":
+        return UpstreamUnavailable(
+            "The AI service is temporarily unavailable; retry.", retry_after_s=exc.retry_after_s or 2
+        )
     if exc.kind == "timeout":
         return UpstreamTimeout("The AI service did not answer in time; retry.")
     return UpstreamFailed("The AI service failed; retry.")

@@ -203,6 +203,8 @@ def process_specs(env: Mapping[str, str], *, worker: bool) -> list[ProcessSpec]:
     ]
     if worker:
         specs.append(ProcessSpec("worker", [python, "-m", "tollgate_api.worker"], env))
+        # periodiq's scheduler: sends the periodic upkeep messages the worker runs (ADR 0008).
+        specs.append(ProcessSpec("scheduler", [python, "-m", "tollgate_api.worker.scheduler"], env))
     return specs
 
 

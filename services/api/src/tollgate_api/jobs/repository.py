@@ -150,11 +150,17 @@ async def list_all(
     status: JobStatus | None,
     cursor: tuple[datetime.datetime, uuid.UUID] | None,
     limit: int,
+    job_type: str | None = None,
+    created_after: datetime.datetime | None = None,
+    created_before: datetime.datetime | None = None,
 ) -> list[JobListAllRow]:
     return await sql.job_list_all(
         conn,
         team_id=team_id,
         status=status,
+        job_type=job_type,
+        created_after=created_after,
+        created_before=created_before,
         cursor_created_at=cursor[0] if cursor else None,
         cursor_id=cursor[1] if cursor else None,
         lim=limit,

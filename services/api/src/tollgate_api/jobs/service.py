@@ -62,6 +62,7 @@ from tollgate_api.jobs.schemas import (
 from tollgate_api.plans.pricing import JobUsage, Plan, hold_amount, price_job
 from tollgate_api.routerclient import RouterClient
 from tollgate_api.settings import ApiSettings
+from tollgate_api.webhooks.events import emit_event
 from tollgate_common.db import connection, transaction
 
 _log = structlog.get_logger("tollgate.jobs")
@@ -82,6 +83,8 @@ class JobsContext:
     router: RouterClient
     settings: ApiSettings
     enqueue_aggregation: Enqueue
+    # Sends the webhook sweep after a finish committed (its deliveries were written in the transaction).
+    enqueue_webhooks: Callable[[], Awaitable[None]] | None = None
 
 
 # ------------------------------------------------------------------------------------------ plans
@@ -361,8 +364,9 @@ async def _finish_locked(
     metadata: dict[str, Any] | None,
     error_message: str | None,
     now: datetime.datetime,
-) -> CompleteJobResponse:
-    """Price, settle and close a job whose row the caller holds ``FOR UPDATE``."""
+) -> tuple[CompleteJobResponse, int]:
+    """Price, settle and close a job whose row the caller holds ``FOR UPDATE``; the response and the
+    number of webhook deliveries the finish wrote."""
     usage_row = await calls_repo.usage_for_job(conn, job.id)
     plan = plan_of(job)
     charge = price_job(plan, usage_of(usage_row), job_type=job.job_type, outcome=outcome)  # type: ignore[arg-type]
@@ -407,7 +411,37 @@ async def _finish_locked(
     await repo.outbox_add_finished(
         conn, job_id=job.id, payload={"status": outcome, "credit_applied": settlement.credit_applied}
     )
-    return response
+    deliveries = await emit_event(
+        conn,
+        team_id=job.team_id,
+        event="job.completed" if outcome == "completed" else "job.failed",
+        payload=_webhook_payload(job, outcome, settlement.credit_applied, now, metadata, error_message),
+        dedupe_key=f"job:{job.id}",
+    )
+    return response, deliveries
+
+
+def _webhook_payload(  # noqa: PLR0917 - the finished job's facts
+    job: repo.Job,
+    outcome: str,
+    credits_charged: int,
+    now: datetime.datetime,
+    metadata: dict[str, Any] | None,
+    error_message: str | None,
+) -> dict[str, Any]:
+    """What a team's webhook receives about its job: no model, provider, token count or cost."""
+    return {
+        "job_id": str(job.id),
+        "job_type": job.job_type,
+        "status": outcome,
+        "reason": None if outcome == "completed" else outcome,
+        "credits_charged": credits_charged,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "completed_at": now.isoformat(),
+        "metadata": {**dict(job.metadata or {}), **dict(metadata or {})},
+        "error_message": error_message,
+    }
 
 
 async def complete_job(
@@ -432,7 +466,7 @@ async def complete_job(
             if job.status == "expired":
                 raise JobNotOpen("The job expired before it was completed.")
             raise JobAlreadyFinished(f"The job already finished as {job.status}.")
-        response = await _finish_locked(
+        response, deliveries = await _finish_locked(
             conn,
             job,
             outcome=outcome,
@@ -446,6 +480,8 @@ async def complete_job(
         "job_finished", job_id=str(job_id), status=outcome, credit_applied=response.costs.credit_applied
     )
     await _enqueue(ctx.enqueue_aggregation, job_id)
+    if deliveries and ctx.enqueue_webhooks is not None:
+        await ctx.enqueue_webhooks()  # logs and swallows its failures (the sweep delivers anyway)
     return response
 
 

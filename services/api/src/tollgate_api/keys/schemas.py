@@ -31,6 +31,7 @@ class KeyOut(msgspec.Struct):
     rotated_to: uuid.UUID | None
     created_by: str
     created_at: datetime
+    last_used_at: datetime | None  # written at most once a minute per key and api process
     active: bool
 
 

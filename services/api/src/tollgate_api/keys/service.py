@@ -34,7 +34,6 @@ def _out(row: repository.TeamKey, now: datetime | None = None) -> KeyOut:
     )
     data = msgspec.structs.asdict(row)
     data.pop("key_hash")
-    data.pop("last_used_at")
     return KeyOut(**data, active=active)
 
 

@@ -103,3 +103,7 @@ async def token_revoke_by_operator(conn: AsyncConnection[Any], operator_id: uuid
 
 async def token_list(conn: AsyncConnection[Any], operator_id: uuid.UUID) -> list[AdminTokenListByOperatorRow]:
     return await checked(tq.admin_token_list_by_operator(conn, operator_id=operator_id))
+
+
+async def set_password_hash(conn: AsyncConnection[Any], operator_id: uuid.UUID, password_hash: str) -> None:
+    await checked(q.operator_set_password_hash(conn, id=operator_id, password_hash=password_hash))

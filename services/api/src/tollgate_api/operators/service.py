@@ -275,3 +275,26 @@ async def disable_operator(
             after=out,
         )
     return out
+
+
+async def change_password(
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    principal: OperatorPrincipal,
+    actor: Actor,
+    *,
+    current: str,
+    new: str,
+) -> None:
+    """Change one's own password after checking the current one; other sessions and tokens stay."""
+    if len(new) < 12 or len(new) > 1024:
+        raise BadRequest("The new password must be 12 to 1024 characters long.")
+    async with connection(pool) as conn:
+        row = await repository.get(conn, principal.operator_id)
+    if row is None or not await _verify(row.password_hash, current):
+        raise InvalidCredentials("The current password is wrong.")
+    password_hash = await hash_password(new)
+    async with transaction(pool) as conn:
+        await repository.set_password_hash(conn, principal.operator_id, password_hash)
+        await audit.record(
+            conn, actor, "operator.password_change", target_type="operator", target_id=principal.operator_id
+        )

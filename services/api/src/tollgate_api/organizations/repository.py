@@ -11,7 +11,7 @@ from tollgate_api.db import organizations as q
 from tollgate_api.db.models import Organization, OrganizationStatus
 from tollgate_common.db import checked
 
-__all__ = ["Organization", "OrganizationStatus", "create", "get", "list_all", "update"]
+__all__ = ["Organization", "OrganizationStatus", "create", "get", "list_all", "page", "update"]
 
 
 async def create(conn: AsyncConnection[Any], *, name: str, metadata: dict[str, Any]) -> Organization:
@@ -39,3 +39,17 @@ async def update(
     metadata: dict[str, Any] | None,
 ) -> Organization | None:
     return await checked(q.organization_update(conn, id=org_id, name=name, status=status, metadata=metadata))
+
+
+async def page(
+    conn: AsyncConnection[Any], *, name_like: str | None, after: tuple[str, uuid.UUID] | None, limit: int
+) -> list[Organization]:
+    return await checked(
+        q.organization_page(
+            conn,
+            name_like=name_like,
+            after_name=after[0] if after else None,
+            after_id=after[1] if after else None,
+            lim=limit,
+        )
+    )

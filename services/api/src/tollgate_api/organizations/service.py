@@ -84,3 +84,22 @@ async def update_organization(
     if before.status != out.status:
         await revocations.bump()
     return out
+
+
+async def organization_page(
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    *,
+    name_contains: str | None = None,
+    after: tuple[str, uuid.UUID] | None = None,
+    limit: int = 50,
+) -> tuple[list[OrganizationOut], tuple[str, uuid.UUID] | None]:
+    """One page of organizations by name (keyset on name, id) and the position of the next page."""
+    limit = max(1, min(limit, 500))
+    like = None
+    if name_contains:
+        escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+    async with connection(pool) as conn:
+        rows = await repository.page(conn, name_like=like, after=after, limit=limit + 1)
+    orgs = [_out(r) for r in rows[:limit]]
+    return orgs, ((orgs[-1].name, orgs[-1].id) if len(rows) > limit else None)

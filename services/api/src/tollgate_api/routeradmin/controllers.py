@@ -35,7 +35,7 @@ async def audit_forwarded(request: Request[Any, Any, Any], body: bytes | None, a
     def decoded(raw: bytes | None) -> Any:
         try:
             return msgspec.json.decode(raw) if raw else None
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
             return None
 
     after = decoded(answer)

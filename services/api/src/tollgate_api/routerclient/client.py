@@ -34,7 +34,15 @@ from tollgate_common.env import Secret
 _log = structlog.get_logger("tollgate.routerclient")
 
 ErrorKind = Literal[
-    "rate_limited", "budget", "rejected", "auth", "upstream", "timeout", "unreachable", "invalid_response"
+    "rate_limited",
+    "budget",
+    "rejected",
+    "auth",
+    "upstream",
+    "timeout",
+    "unreachable",
+    "unavailable",
+    "invalid_response",
 ]
 
 CHAT_PATH: Final = "/v1/chat/completions"
@@ -108,6 +116,10 @@ def _kind_for_status(status: int) -> ErrorKind:
         return "auth"
     if status in {408, 504}:
         return "timeout"
+    if status == 503:
+        # the router itself cannot serve right now (its Postgres or Redis is down, every deployment
+        # cooling down): a clean 503 with its Retry-After, not an AI-service failure
+        return "unavailable"
     if 400 <= status < 500:
         return "rejected"
     return "upstream"

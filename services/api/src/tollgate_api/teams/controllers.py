@@ -80,7 +80,17 @@ CreditsBody = Annotated[
                     "idempotency_key": "po-2026-11-acme",
                     "kind": "allocation",
                 },
-            )
+            ),
+            Example(
+                summary="Grant credits whose unused remainder expires",
+                value={
+                    "amount": 5000,
+                    "reason": "trial credits",
+                    "idempotency_key": "trial-2026-11-acme",
+                    "kind": "allocation",
+                    "expires_at": "2026-12-31T23:59:59Z",
+                },
+            ),
         ]
     ),
 ]
@@ -226,8 +236,9 @@ class TeamsController(Controller):
             kind=data.kind,
             reason=data.reason,
             idempotency_key=data.idempotency_key,
+            expires_at=data.expires_at,
         )
-        return CreditsOut(entry=entry, balance=balance, created=created)
+        return CreditsOut(entry=entry, balance=balance, created=created, expires_at=data.expires_at)
 
     @get("/{team_id:uuid}/ledger", summary="The team's ledger, newest first (cursor: before_id)")
     async def ledger(

@@ -77,9 +77,12 @@ class CreditsIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
     idempotency_key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     kind: OperatorKind = "allocation"
+    # A grant: the unused remainder of this allocation/purchase expires then (needs a time zone).
+    expires_at: datetime | None = None
 
 
 class CreditsOut(msgspec.Struct):
     entry: AdminLedgerEntry
     balance: Balance
     created: bool
+    expires_at: datetime | None = None

@@ -39,6 +39,7 @@ from tollgate_api.plans import service as plans
 from tollgate_api.routeradmin.client import RouterAdmin
 from tollgate_api.teams import repository
 from tollgate_api.teams.schemas import TeamCreated, TeamIn, TeamOut, TeamPatch
+from tollgate_api.webhooks.events import emit_event
 from tollgate_common.crypto import Keyring
 from tollgate_common.db import connection, transaction
 
@@ -224,6 +225,14 @@ async def change_status(
             before={"status": before.status},
             after={"status": row.status},
         )
+        if target == "suspended":
+            await emit_event(
+                conn,
+                team_id=team_id,
+                event="team.suspended",
+                payload={"team_id": str(team_id), "status": target, "previous_status": before.status},
+                dedupe_key=f"suspend:{uuid.uuid4()}",  # one event per suspension (the transition runs once)
+            )
     await revocations.bump()
     _log.info("team_status_changed", team_id=str(team_id), status=target)
     return out
@@ -238,3 +247,95 @@ async def sync_router_key(
     failed = await modelgroups.sync_router_access(pool, router, [team_id])
     if failed:
         raise RouterUnavailable()
+
+
+class TeamRow(msgspec.Struct, frozen=True):
+    """A team in an operator list: identity, status and credits (available = balance - held)."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    status: str
+    balance: int
+    held: int
+    available: int
+
+
+class TeamPage(msgspec.Struct, frozen=True):
+    teams: list[TeamRow]
+    next_after: tuple[str, uuid.UUID] | None
+
+
+_STATUSES = frozenset({"active", "paused", "suspended"})
+
+
+async def team_page(
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    *,
+    organization_id: uuid.UUID | None = None,
+    status: str | None = None,
+    name_contains: str | None = None,
+    after: tuple[str, uuid.UUID] | None = None,
+    limit: int = 50,
+) -> TeamPage:
+    """One page of teams ordered by name (keyset on name, id) with their balances."""
+    if status is not None and status not in _STATUSES:
+        raise BadRequest("Unknown team status.")
+    limit = max(1, min(limit, 500))
+    like = None
+    if name_contains:
+        escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+    async with connection(pool) as conn:
+        rows = await repository.page(
+            conn,
+            organization_id=organization_id,
+            status=status,  # type: ignore[arg-type]
+            name_like=like,
+            after=after,
+            limit=limit + 1,
+        )
+    teams = [
+        TeamRow(
+            id=r.id,
+            organization_id=r.organization_id,
+            name=r.name,
+            status=r.status,
+            balance=r.balance,
+            held=r.held,
+            available=r.available,
+        )
+        for r in rows[:limit]
+    ]
+    next_after = (teams[-1].name, teams[-1].id) if len(rows) > limit else None
+    return TeamPage(teams=teams, next_after=next_after)
+
+
+async def teams_near_exhaustion(
+    pool: AsyncConnectionPool[AsyncConnection[Any]], *, threshold: int, limit: int = 10
+) -> list[TeamRow]:
+    """Active teams whose available credits are at or below ``threshold``, fewest first."""
+    async with connection(pool) as conn:
+        rows = await repository.near_exhaustion(conn, threshold=threshold, limit=limit)
+    return [
+        TeamRow(
+            id=r.id,
+            organization_id=r.organization_id,
+            name=r.name,
+            status=r.status,
+            balance=r.balance,
+            held=r.held,
+            available=r.available,
+        )
+        for r in rows
+    ]
+
+
+async def team_names(
+    pool: AsyncConnectionPool[AsyncConnection[Any]], ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Names of the given teams in one query (unknown ids are left out)."""
+    if not ids:
+        return {}
+    async with connection(pool) as conn:
+        return await repository.names(conn, ids)

@@ -20,7 +20,7 @@ from tollgate_common.db import connection
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 PUBLIC = {("/admin/auth/login", "POST")}
-ADMIN_ONLY = ("/admin/users", "/admin/providers", "/admin/deployments")
+ADMIN_ONLY = ("/admin/users", "/admin/providers", "/admin/deployments", "/admin/worker")
 # An operator's own session and automation tokens: every role manages its own.
 SELF_SERVICE = {
     ("/admin/auth/logout", "POST"),
@@ -40,6 +40,7 @@ def admin_routes(app: Litestar) -> list[tuple[str, str]]:
 
 def concrete(path: str) -> str:
     path = re.sub(r"\{[^}:]+:uuid\}", lambda _: str(uuid.uuid4()), path)
+    path = re.sub(r"\{[^}:]+:int\}", "1", path)
     return re.sub(r"\{[^}]+\}", "x", path)
 
 

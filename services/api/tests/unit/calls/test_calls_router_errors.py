@@ -12,7 +12,7 @@ from tollgate_api.routerclient.client import RouterError, RouterMeta, RouterStre
     ("status", "kind"),
     [(429, "rate_limited"), (402, "budget"), (401, "auth"), (403, "auth"), (404, "auth"),
      (400, "rejected"), (413, "rejected"), (408, "timeout"), (504, "timeout"), (500, "upstream"),
-     (502, "upstream"), (503, "upstream")],
+     (502, "upstream"), (503, "unavailable")],
 )  # fmt: skip
 def test_router_status_maps_to_a_kind(status: int, kind: str) -> None:
     assert _kind_for_status(status) == kind
@@ -21,14 +21,14 @@ def test_router_status_maps_to_a_kind(status: int, kind: str) -> None:
 @pytest.mark.parametrize(
     ("kind", "status"),
     [("rate_limited", 429), ("budget", 402), ("rejected", 400), ("auth", 503), ("unreachable", 503),
-     ("timeout", 504), ("upstream", 502), ("invalid_response", 502)],
+     ("unavailable", 503), ("timeout", 504), ("upstream", 502), ("invalid_response", 502)],
 )  # fmt: skip
 def test_client_errors_keep_status_and_drop_the_router_message(kind: str, status: int) -> None:
     error = client_error(RouterError(kind, "gpt-4o at openai-eu said no", retry_after_s=7))  # type: ignore[arg-type]
     assert error.status == status
     assert "gpt" not in error.detail
     assert "openai" not in error.detail
-    if status == 429:
+    if kind in {"rate_limited", "unavailable"}:
         assert error.headers["Retry-After"] == "7"
 
 
