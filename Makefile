@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 # Trust the system certificate store (corporate proxies and CI machines add their CA there).
 export UV_SYSTEM_CERTS ?= 1
 
-.PHONY: help install run test test-fast lint fmt typecheck sqlc verify migrate bench bench-peers docs docs-serve rotate-keys clean
+.PHONY: help install run test test-fast lint fmt typecheck sqlc verify migrate bench seed-large reliability bench-peers docs docs-serve rotate-keys screenshots clean
 
 help: ## List every target with what it does
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-13s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,7 +26,8 @@ $(UV_HOME)/bin/uv:
 	$(UV) sync --frozen --all-groups
 	@touch $@
 
-install: .venv/.installed ## Install everything from the lock file into .venv (bootstraps uv from PyPI)
+install: .venv/.installed ## Install everything from the lock file into .venv (bootstraps uv from PyPI) and the dashboard's npm assets
+	@$(RUN) python dashboard/install.py
 
 run: install ## Start the whole stack (embedded Postgres/Redis unless TOLLGATE_DATABASE_URL/REDIS_URL are set)
 	$(RUN) tollgate dev
@@ -59,16 +60,27 @@ verify: install ## Fail if generated code is stale or a landed migration was edi
 migrate: install ## Apply migrations to TOLLGATE_DATABASE_URL
 	$(RUN) tollgate migrate
 
-bench: install ## Benchmarks: router vs direct upstream (and peers when installed); writes tests/bench/results/
+bench: install ## Benchmarks: router vs direct upstream (and peers when installed), then reports on the seed-large data set (skipped when absent); writes tests/bench/results/
 	$(RUN) python -m tests.bench
+	$(RUN) python -m tests.bench.reports
+
+seed-large: install ## Generate the large data set (1M jobs, 10M calls, 1,000 teams) in database tollgate_large; ARGS="--fresh --jobs N ..." (resumable)
+	$(RUN) tollgate seed-large $(ARGS)
+
+reliability: install ## Fault tests, a soak of mixed job traffic (DURATION s, default 600) and long schema fuzzing; writes docs/reliability.md
+	$(RUN) python -m tests.reliability --duration $(or $(DURATION),600)
+
+screenshots: install ## Refresh the dashboard screenshots in docs/img/dashboard (runs the browser test with Chromium)
+	TOLLGATE_UPDATE_SCREENSHOTS=1 $(RUN) pytest tests/browser -q -p no:cacheprovider
 
 bench-peers: install ## Install the LiteLLM proxy into its own venv (once), then run the bench side by side
 	[ -x tests/bench/.peers-venv/bin/litellm ] || { $(PYTHON) -m venv tests/bench/.peers-venv && \
 	  tests/bench/.peers-venv/bin/pip install --quiet 'litellm[proxy]'; }
 	$(RUN) python -m tests.bench --with-peers
 
-rotate-keys: install ## Re-encrypt provider keys under the router's new primary key id (put the new key first in TOLLGATE_ROUTER_ENCRYPTION_KEYS, restart the router, then run this)
+rotate-keys: install ## Re-encrypt stored secrets under the new primary key ids (new key first in TOLLGATE_*_ENCRYPTION_KEYS, restart, then run this)
 	$(RUN) tollgate keys rotate-provider-keys
+	$(RUN) tollgate keys rotate-api-keys
 
 docs: install ## Build the documentation site (strict)
 	NO_MKDOCS_2_WARNING=1 $(RUN) mkdocs build --strict --quiet
