@@ -52,8 +52,15 @@ def _ensure_os_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(_PG_USER)
     except KeyError:
+        # root's tools live in sbin, which a stripped PATH (CI, `env -i`) leaves out
+        search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
+        useradd = shutil.which("useradd", path=search)
+        if useradd is None:
+            raise EmbeddedUnavailable(
+                f"Postgres refuses to run as root and there is no useradd to create the {_PG_USER!r} user"
+            ) from None
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", _PG_USER],
+            [useradd, "--system", "--no-create-home", "-s", "/usr/sbin/nologin", _PG_USER],
             check=True,
             capture_output=True,
         )
