@@ -1,5 +1,6 @@
 """The data plane's long-lived resources, owned by the app lifespan (created once, closed in finally):
-the upstream aiohttp session, the provider adapters, the cooldown poller and ``app.state.chat``."""
+the upstream HTTP client (``providers.http.UpstreamClient``, ``app.state.upstream``), the provider
+adapters, the cooldown poller and ``app.state.chat``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tollgate_router.catalog.service import Catalog
 from tollgate_router.chat.metrics import DataPlaneMetrics
 from tollgate_router.chat.routing import Cooldowns
 from tollgate_router.chat.service import ChatService
-from tollgate_router.providers.registry import ProviderRegistry, make_upstream_session
+from tollgate_router.providers.registry import ProviderRegistry, make_upstream_client
 from tollgate_router.settings import RouterSettings
 
 __all__ = ["data_plane_lifespan"]
@@ -36,13 +37,12 @@ async def data_plane_lifespan(app: Litestar) -> AsyncIterator[None]:
     state = app.state
     settings: RouterSettings = state.settings
     upstream = settings.upstream
-    session = make_upstream_session(
+    client = make_upstream_client(
         pool_limit=upstream.pool_limit,
         pool_limit_per_host=upstream.pool_limit_per_host,
         connect_timeout_s=upstream.connect_timeout_s,
-        read_timeout_s=upstream.read_timeout_s,
     )
-    state.upstream = session
+    state.upstream = client
     cooldowns = Cooldowns(
         state.redis,
         prefix=settings.redis.prefix,
@@ -55,7 +55,7 @@ async def data_plane_lifespan(app: Litestar) -> AsyncIterator[None]:
         limiter=state.limiter,
         cache=state.response_cache,
         spend_log=state.spend_log,
-        providers=ProviderRegistry(session, connect_timeout_s=upstream.connect_timeout_s),
+        providers=ProviderRegistry(client, connect_timeout_s=upstream.connect_timeout_s),
         cooldowns=cooldowns,
         metrics=DataPlaneMetrics(state.metrics.registry),
         routing=settings.routing,
@@ -67,4 +67,4 @@ async def data_plane_lifespan(app: Litestar) -> AsyncIterator[None]:
     finally:
         await state.chat.close()
         await cooldowns.stop()
-        await session.close()
+        await client.close()

@@ -9,7 +9,9 @@ upstream call and answers in OpenAI's shape again:
   upstream for usage in streams, so a streamed call is priced exactly like a non-streamed one;
 * :meth:`Provider.embeddings` → :class:`EmbeddingResponse`.
 
-Failures leave as :mod:`tollgate_router.providers.errors`. Adding a provider is one module that
+Failures leave as :mod:`tollgate_router.providers.errors`. Every provider shares the process's one
+:class:`~tollgate_router.providers.http.UpstreamClient` (its pool and connect timeout); the read timeout
+is the deployment's ``timeout_s`` on every call. Adding a provider is one module that
 subclasses :class:`Provider` and one line in :mod:`tollgate_router.providers.registry`.
 """
 
@@ -22,16 +24,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
-import aiohttp
 import msgspec
 
 from tollgate_common.env import Secret
-from tollgate_router.providers.errors import (
-    UpstreamBadResponse,
-    UpstreamStatus,
-    UpstreamTimedOut,
-    UpstreamUnreachable,
-)
+from tollgate_router.providers.errors import UpstreamBadResponse, UpstreamStatus
+from tollgate_router.providers.http import UpstreamClient
 
 __all__ = [
     "ChatResponse",
@@ -101,10 +98,9 @@ class Provider(ABC):
 
     kind: ClassVar[str]
 
-    def __init__(self, session: aiohttp.ClientSession, *, connect_timeout_s: float = 5.0) -> None:
-        self.session = session
-        self.connect_timeout_s = connect_timeout_s
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+    def __init__(self, client: UpstreamClient, *, connect_timeout_s: float = 5.0) -> None:
+        self.client = client
+        self.connect_timeout_s = connect_timeout_s  # informational: the client applies its own
 
     @abstractmethod
     async def chat(self, target: Target, body: dict[str, Any]) -> ChatResponse: ...
@@ -116,61 +112,46 @@ class Provider(ABC):
     async def embeddings(self, target: Target, body: dict[str, Any]) -> EmbeddingResponse: ...
 
     # ------------------------------------------------------------------ shared HTTP plumbing
-    def timeout_for(self, target: Target) -> aiohttp.ClientTimeout:
-        """Explicit connect and read timeouts; no total (a long stream may legitimately last)."""
-        read = float(target.timeout_s)
-        timeout = self._timeouts.get(read)
-        if timeout is None:
-            timeout = aiohttp.ClientTimeout(
-                total=None,
-                connect=self.connect_timeout_s,
-                sock_connect=self.connect_timeout_s,
-                sock_read=read,
-            )
-            self._timeouts[read] = timeout
-        return timeout
-
     async def post_json(self, target: Target, url: str, headers: Mapping[str, str], payload: bytes) -> bytes:
-        """POST and return the 2xx body; any failure as a ProviderError."""
-        try:
-            async with self.session.post(
-                url, data=payload, headers=headers, timeout=self.timeout_for(target)
-            ) as response:
-                body = await response.read()
-                if response.status >= 300:
-                    raise status_error(response.status, response.headers, body)
-                return body
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise UpstreamTimedOut(str(exc) or "upstream timed out") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamUnreachable(type(exc).__name__) from exc
+        """POST and return the 2xx body; any failure as a ProviderError (the client raises the
+        transport ones: UpstreamTimedOut, UpstreamUnreachable, UpstreamBadResponse)."""
+        response = await self.client.post(url, headers, payload, read_timeout_s=float(target.timeout_s))
+        if response.status >= 300:
+            raise status_error(response.status, response.headers, response.body)
+        return response.body
 
     async def post_sse(
         self, target: Target, url: str, headers: Mapping[str, str], payload: bytes
     ) -> AsyncGenerator[bytes, None]:
-        """POST and yield the ``data`` of each server-sent event; failures as ProviderError."""
-        try:
-            async with self.session.post(
-                url, data=payload, headers=headers, timeout=self.timeout_for(target)
-            ) as response:
-                if response.status >= 300:
-                    raise status_error(response.status, response.headers, await response.read())
-                data: list[bytes] = []
-                async for raw in response.content:
-                    line = raw.rstrip(b"\r\n")
+        """POST and yield the ``data`` of each server-sent event; failures as ProviderError.
+
+        Lines end at LF (a CR before it is dropped) and may be split across chunks; an event's
+        ``data:`` lines are joined by LF; a blank line ends an event; a last event without its blank
+        line is still delivered at the end of the body. Other fields are ignored.
+        """
+        async with self.client.stream(
+            url, headers, payload, read_timeout_s=float(target.timeout_s)
+        ) as response:
+            if response.status >= 300:
+                raise status_error(response.status, response.headers, await response.read())
+            data: list[bytes] = []
+            rest = b""
+            async for chunk in response.iter_chunks():
+                lines = (rest + chunk if rest else chunk).split(b"\n")
+                rest = lines.pop()
+                for raw in lines:
+                    line = raw.rstrip(b"\r")
                     if not line:
                         if data:
                             yield data[0] if len(data) == 1 else b"\n".join(data)
                             data = []
-                        continue
-                    if line.startswith(b"data:"):
+                    elif line.startswith(b"data:"):
                         data.append(line[5:].lstrip(b" "))
-                if data:
-                    yield data[0] if len(data) == 1 else b"\n".join(data)
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise UpstreamTimedOut(str(exc) or "upstream timed out") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamUnreachable(type(exc).__name__) from exc
+            line = rest.rstrip(b"\r")
+            if line.startswith(b"data:"):
+                data.append(line[5:].lstrip(b" "))
+            if data:
+                yield data[0] if len(data) == 1 else b"\n".join(data)
 
 
 class _OpenAIErrorProbe(msgspec.Struct):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Final
-
-import aiohttp
 
 from tollgate_router.providers.anthropic import AnthropicProvider
 from tollgate_router.providers.base import Provider
+from tollgate_router.providers.http import UpstreamClient
 from tollgate_router.providers.mock import MockProvider
 from tollgate_router.providers.openai import (
     AzureOpenAIProvider,
@@ -15,7 +15,7 @@ from tollgate_router.providers.openai import (
     OpenAIProvider,
 )
 
-__all__ = ["PROVIDERS", "ProviderRegistry", "UnknownProvider", "make_upstream_session"]
+__all__ = ["PROVIDERS", "ProviderRegistry", "UnknownProvider", "make_upstream_client"]
 
 PROVIDERS: Final[dict[str, type[Provider]]] = {
     "mock": MockProvider,
@@ -31,11 +31,11 @@ class UnknownProvider(LookupError):
 
 
 class ProviderRegistry:
-    """One shared adapter instance per kind, all on the process's one upstream session."""
+    """One shared adapter instance per kind, all on the process's one upstream client."""
 
-    def __init__(self, session: aiohttp.ClientSession, *, connect_timeout_s: float = 5.0) -> None:
+    def __init__(self, client: UpstreamClient, *, connect_timeout_s: float = 5.0) -> None:
         self._instances = {
-            kind: cls(session, connect_timeout_s=connect_timeout_s) for kind, cls in PROVIDERS.items()
+            kind: cls(client, connect_timeout_s=connect_timeout_s) for kind, cls in PROVIDERS.items()
         }
 
     def get(self, kind: str) -> Provider:
@@ -45,28 +45,23 @@ class ProviderRegistry:
             raise UnknownProvider(kind) from None
 
 
-def make_upstream_session(
-    *, pool_limit: int, pool_limit_per_host: int, connect_timeout_s: float, read_timeout_s: float
-) -> aiohttp.ClientSession:
+def make_upstream_client(
+    *,
+    pool_limit: int,
+    pool_limit_per_host: int,
+    connect_timeout_s: float,
+    keepalive_s: float = 30.0,
+    ssl_context: ssl.SSLContext | None = None,
+) -> UpstreamClient:
     """The process's one upstream HTTP client (see docs/decisions/0002-hot-path-http-stack.md).
 
-    Created in the app lifespan and closed in its ``finally``. Per-call timeouts (connect and read
-    from the deployment) are passed on each request; these are the defaults.
+    Created in the app lifespan (it binds to the running loop) and closed in its ``finally``. The read
+    timeout is the deployment's ``timeout_s``, passed on every call; there is no total timeout.
     """
-    connector = aiohttp.TCPConnector(
-        limit=pool_limit,
-        limit_per_host=pool_limit_per_host,
-        ttl_dns_cache=300,
-        keepalive_timeout=30,
-        enable_cleanup_closed=True,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout_s, sock_connect=connect_timeout_s, sock_read=read_timeout_s
-        ),
-        skip_auto_headers=("User-Agent",),
-        auto_decompress=True,
-        trust_env=False,
-        raise_for_status=False,
+    return UpstreamClient(
+        pool_limit=pool_limit,
+        pool_limit_per_host=pool_limit_per_host,
+        keepalive_s=keepalive_s,
+        connect_timeout_s=connect_timeout_s,
+        ssl_context=ssl_context,
     )

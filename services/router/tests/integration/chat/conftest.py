@@ -163,7 +163,7 @@ def start_router(database_url: str, redis_url: str, redis_prefix: str) -> StartR
     async def start(**env: str) -> AsyncIterator[Router]:
         app = create_app(router_settings(database_url, redis_url, redis_prefix, **env))
         # Lifespan and requests on the test's own event loop (litestar's AsyncTestClient runs the
-        # lifespan on a portal thread's loop, which the lifespan's aiohttp session/tasks must not cross).
+        # lifespan on a portal thread's loop, which the lifespan's upstream client/tasks must not cross).
         transport = httpx.ASGITransport(app=app)
         async with (
             lifespan_of(app),
