@@ -27,6 +27,7 @@ from tollgate_router.catalog.service import Catalog, CatalogAdmin
 from tollgate_router.keys.controllers import KeyController
 from tollgate_router.keys.service import KeyAdmin, KeyAuth
 from tollgate_router.limits.service import Limiter
+from tollgate_router.limits.wire import runner_for
 from tollgate_router.settings import RouterSettings
 from tollgate_router.spend.controllers import SpendController
 from tollgate_router.spend.service import SpendAdmin, SpendLog
@@ -76,6 +77,7 @@ class ControlPlane:
 
     async def stop(self) -> None:
         await self.spend_log.stop()
+        await self.limiter.aclose()
 
 
 def build_control_plane(
@@ -88,7 +90,8 @@ def build_control_plane(
 ) -> ControlPlane:
     prefix = settings.redis.prefix
     keyring = keyring_from(settings)
-    limiter = Limiter(redis=redis, prefix=prefix, window_s=limit_window_s)
+    runner = runner_for(settings.redis.url, redis)  # None: the limits scripts go through redis-py
+    limiter = Limiter(redis=redis, prefix=prefix, window_s=limit_window_s, runner=runner)
     key_admin = KeyAdmin(pool=pool, redis=redis, prefix=prefix, limiter=limiter)
     spend_admin = SpendAdmin(pool=pool, limiter=limiter, keys=key_admin)
     key_admin.logged_spend = spend_admin.period_spend

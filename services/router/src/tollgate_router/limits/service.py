@@ -23,6 +23,10 @@ Redis unreachable: ``admit`` fails closed (503 ``Unavailable``), ``settle`` logs
 log is the record; reconcile rebuilds the counters), ``admit_deployment`` fails open (the provider's own
 limits still apply). The window length and the clock are parameters so that tests can use 1-second
 windows or a fake clock.
+
+The scripts run over a :class:`~tollgate_router.limits.wire.ScriptRunner` when one is given (one
+pipelined connection per process, the hot path's choice) and through redis-py otherwise; both raise
+redis-py's errors, so the rules above hold either way. Other commands always use redis-py.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from redis.exceptions import RedisError
 
 from tollgate_common.errors import Unavailable
 from tollgate_router.errors import BudgetExceeded, KeyRateLimited
+from tollgate_router.limits.wire import Script, ScriptRunner
 
 if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
@@ -123,6 +128,8 @@ return 1
 """
 
 _REASONS: Final = {1: "rpm", 2: "tpm", 3: "budget"}
+_ADMIT_SCRIPT: Final = Script(_ADMIT_LUA)
+_SETTLE_SCRIPT: Final = Script(_SETTLE_LUA)
 
 
 @dataclass(slots=True)
@@ -166,6 +173,7 @@ class Limiter:
         window_s: float = 60.0,
         clock_us: Callable[[], int] | None = None,
         now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
+        runner: ScriptRunner | None = None,
     ) -> None:
         # rejections are counted by the data plane (tollgate_router_limit_rejections, chat/metrics.py)
         self._redis = redis
@@ -175,6 +183,18 @@ class Limiter:
         self._now = now
         self._admit: AsyncScript = redis.register_script(_ADMIT_LUA)
         self._settle: AsyncScript = redis.register_script(_SETTLE_LUA)
+        self._runner = runner  # None: the scripts go through redis-py
+
+    async def aclose(self) -> None:
+        """Close the script runner's connection (the redis-py client belongs to the caller)."""
+        if self._runner is not None:
+            await self._runner.aclose()
+
+    async def _run(self, script: Script, keys: list[str], args: list[str | int]) -> Any:
+        if self._runner is not None:
+            return await self._runner.run(script, keys, args)
+        registered = self._admit if script is _ADMIT_SCRIPT else self._settle
+        return await registered(keys=keys, args=args)
 
     def _key(self, kind: str, ident: Any, what: str) -> str:
         return f"{self._prefix}lim:{kind}:{{{ident}}}:{what}"
@@ -205,7 +225,8 @@ class Limiter:
         if not key.rpm and not key.tpm and key.budget_micro_usd is None:
             return reservation  # nothing to enforce: no round trip
         try:
-            result = await self._admit(
+            result = await self._run(
+                _ADMIT_SCRIPT,
                 keys=[self._key("key", key.id, "rpm"), reservation.tpm_key, reservation.budget_key],
                 args=[
                     self._clock_arg(),
@@ -248,7 +269,8 @@ class Limiter:
         if token_delta == 0 and cost_delta == 0:
             return
         try:
-            await self._settle(
+            await self._run(
+                _SETTLE_SCRIPT,
                 keys=[reservation.tpm_key, reservation.budget_key],
                 args=[
                     self._clock_arg(),
@@ -268,7 +290,8 @@ class Limiter:
         if not deployment.rpm and not deployment.tpm:
             return True
         try:
-            result = await self._admit(
+            result = await self._run(
+                _ADMIT_SCRIPT,
                 keys=[
                     self._key("dep", deployment.id, "rpm"),
                     self._key("dep", deployment.id, "tpm"),
