@@ -73,6 +73,7 @@ class Cell:
     requests: int
     errors: int
     stream: bool = False
+    cpu_us: float | None = None  # the server's CPU time (all its processes) per request
 
 
 # ---------------------------------------------------------------------------------------- processes
@@ -133,6 +134,17 @@ def process(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children (the server's workers)."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def rss_mb(pid: int) -> float:
@@ -327,7 +339,7 @@ def router_process(upstream: str, workers: int, *, key_limits: bool = True) -> I
 
 
 @contextlib.contextmanager
-def litellm_process(upstream: str, workers: int) -> Iterator[tuple[str, str]]:
+def litellm_process(upstream: str, workers: int) -> Iterator[tuple[str, str, int]]:
     port = free_port()
     config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)  # noqa: SIM115
     config.write(
@@ -360,7 +372,7 @@ def litellm_process(upstream: str, workers: int) -> Iterator[tuple[str, str]]:
         str(workers),
     ]
     try:
-        with process(args, env=env):
+        with process(args, env=env) as proc:
             base = f"http://127.0.0.1:{port}"
             headers = {"authorization": "Bearer sk-litellm-bench", "content-type": "application/json"}
             wait_http(
@@ -370,7 +382,7 @@ def litellm_process(upstream: str, workers: int) -> Iterator[tuple[str, str]]:
                 body=json.dumps(BODY).encode(),
                 headers=headers,
             )
-            yield base, "sk-litellm-bench"
+            yield base, "sk-litellm-bench", proc.pid
     finally:
         os.unlink(config.name)
 
@@ -380,17 +392,18 @@ def table(cells: list[Cell]) -> str:
     direct = {(c.concurrency, c.stream): c for c in cells if c.target == "direct"}
     lines = [
         "| target | stream | concurrency | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms "
-        "| requests | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| server CPU µs/req | requests | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in cells:
         base = direct.get((c.concurrency, c.stream))
         added = "—" if c.target == "direct" or base is None else f"{c.p50_ms - base.p50_ms:.2f}"
         added99 = "—" if c.target == "direct" or base is None else f"{c.p99_ms - base.p99_ms:.2f}"
+        cpu = "—" if c.cpu_us is None else f"{c.cpu_us:,.0f}"
         lines.append(
             f"| {c.target} | {'yes' if c.stream else 'no'} | {c.concurrency} | {c.rps:,.0f} "
             f"| {c.p50_ms:.2f} | "
-            f"{c.p99_ms:.2f} | {added} | {added99} | {c.requests:,} | {c.errors} |"
+            f"{c.p99_ms:.2f} | {added} | {added99} | {cpu} | {c.requests:,} | {c.errors} |"
         )
     return "\n".join(lines)
 
@@ -436,14 +449,16 @@ def main(argv: list[str] | None = None) -> int:
 
     cells: list[Cell] = []
 
-    def measure(target: str, url: str, key: str, stream: bool = False) -> None:
+    def measure(target: str, url: str, key: str, stream: bool = False, pid: int | None = None) -> None:
         load(url, key, min(levels), 1, stream=stream, use_wrk=use_wrk)  # warm-up
         for c in levels:
+            before = cpu_s(pid) if pid else 0.0
             rps, p50, p99, total, errors = load(url, key, c, args.duration, stream=stream, use_wrk=use_wrk)
-            cells.append(Cell(target, c, rps, p50, p99, total, errors, stream))
+            cpu = 1e6 * (cpu_s(pid) - before) / total if pid and total else None
+            cells.append(Cell(target, c, rps, p50, p99, total, errors, stream, cpu))
             print(
                 f"  {target:<10} stream={stream!s:<5} c={c:<3} {rps:>9,.0f} req/s  p50 {p50:7.2f} ms  "
-                f"p99 {p99:8.2f} ms  errors {errors}",
+                f"p99 {p99:8.2f} ms  cpu/req {cpu or 0:6.0f} µs  errors {errors}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -457,19 +472,19 @@ def main(argv: list[str] | None = None) -> int:
             measure("direct", upstream + "/chat/completions", "sk-bench", stream=True)
         with router_process(upstream, args.workers, key_limits=not args.no_key_limits) as (base, key, pid):
             rss["before"] = rss_mb(pid)
-            measure("router", base + "/v1/chat/completions", key)
+            measure("router", base + "/v1/chat/completions", key, pid=pid)
             if args.stream:
-                measure("router", base + "/v1/chat/completions", key, stream=True)
+                measure("router", base + "/v1/chat/completions", key, stream=True, pid=pid)
             served = sum(c.requests for c in cells if c.target == "router")
             while served < args.rss_requests:
                 *_cell, total, _errors = load(base + "/v1/chat/completions", key, 64, 10, use_wrk=use_wrk)
                 served += total
             rss["after"] = rss_mb(pid)
         if args.with_peers:
-            with litellm_process(upstream, args.workers) as (base, key):
-                measure("litellm", base + "/v1/chat/completions", key)
+            with litellm_process(upstream, args.workers) as (base, key, pid):
+                measure("litellm", base + "/v1/chat/completions", key, pid=pid)
                 if args.stream:
-                    measure("litellm", base + "/v1/chat/completions", key, stream=True)
+                    measure("litellm", base + "/v1/chat/completions", key, stream=True, pid=pid)
 
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     loadgen = "wrk" if use_wrk else "aiohttp load generator (wrk missing)"

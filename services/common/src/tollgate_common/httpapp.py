@@ -6,22 +6,44 @@ sits on the llm-call hot path.
 
 from __future__ import annotations
 
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import structlog
 from litestar import Controller, MediaType, Response, get
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
 
 from tollgate_common.errors import PROBLEM_CONTENT_TYPE, problem_body
 
 _access = structlog.get_logger("tollgate.access")
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# Label values must come from a bounded set (a client could send any method token).
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+class Labelled(Generic[M]):
+    """A labelled metric whose children are looked up once (``labels()`` takes a lock and builds a
+    tuple on every call; this is on the hot path). Label values must come from bounded sets."""
+
+    __slots__ = ("_children", "metric")
+
+    def __init__(self, metric: M) -> None:
+        self.metric = metric
+        self._children: dict[tuple[str, ...], M] = {}
+
+    def labels(self, *values: str) -> M:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self.metric.labels(*values)
+        return child
 
 
 class HttpMetrics:
@@ -29,18 +51,22 @@ class HttpMetrics:
 
     def __init__(self, service: str) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "tollgate_http_requests",
-            "HTTP requests by route and status",
-            ["service", "method", "route", "status"],
-            registry=self.registry,
+        self.requests = Labelled(
+            Counter(
+                "tollgate_http_requests",
+                "HTTP requests by route and status",
+                ["service", "method", "route", "status"],
+                registry=self.registry,
+            )
         )
-        self.latency = Histogram(
-            "tollgate_http_request_seconds",
-            "HTTP request duration",
-            ["service", "method", "route"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+        self.latency = Labelled(
+            Histogram(
+                "tollgate_http_request_seconds",
+                "HTTP request duration",
+                ["service", "method", "route"],
+                buckets=LATENCY_BUCKETS,
+                registry=self.registry,
+            )
         )
         self.service = service
 
@@ -65,7 +91,7 @@ def request_context_middleware(
                     if candidate.replace("-", "").replace("_", "").isalnum():
                         request_id = candidate
                     break
-            request_id = request_id or uuid.uuid4().hex
+            request_id = request_id or secrets.token_hex(16)
             scope.setdefault("state", {})["request_id"] = request_id
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -85,6 +111,7 @@ def request_context_middleware(
                 elapsed = time.perf_counter() - started
                 route = scope.get("path_template") or "unmatched"
                 method = str(scope.get("method", ""))
+                method = method if method in _METHODS else "OTHER"
                 status = status_holder[0]
                 metrics.requests.labels(metrics.service, method, route, str(status)).inc()
                 metrics.latency.labels(metrics.service, method, route).observe(elapsed)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp
 
 from tollgate_common.httpapp import (
     HttpMetrics,
@@ -19,11 +21,34 @@ from tollgate_common.logging import configure_logging
 from tollgate_common.problems import document_problems, exception_handlers
 from tollgate_common.resources import CoreResources
 from tollgate_router.admin import build_control_plane
-from tollgate_router.chat.controllers import data_plane_handlers
+from tollgate_router.chat.controllers import DATA_PLANE, crash_guard, data_plane_handlers
 from tollgate_router.chat.runtime import data_plane_lifespan
 from tollgate_router.settings import RouterSettings
 
 SCHEMA = "router"
+
+
+class RouterApp(Litestar):
+    """Litestar, with the data plane dispatched by exact path before Litestar's routing and middleware
+    stack (ADR 0010): on the llm-call hot path that stack cost more CPU per call than the handler's own
+    HTTP work. The dispatched handlers get the same request-id/metrics/access-log middleware, and a crash
+    guard in place of Litestar's exception middleware; everything else is plain Litestar."""
+
+    fast_paths: dict[str, ASGIApp]
+
+    def __init__(self, *args: Any, fast_paths: dict[str, ASGIApp], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast_paths = fast_paths
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            handler = self.fast_paths.get(scope["path"])
+            if handler is not None:
+                scope["app"] = scope["litestar_app"] = self
+                scope["path_template"] = scope["path"]
+                await handler(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: RouterSettings) -> Litestar:
@@ -44,7 +69,9 @@ def create_app(settings: RouterSettings) -> Litestar:
             await control.stop()
             await core.stop()
 
-    return Litestar(
+    context = request_context_middleware(metrics, access_log=settings.log.access_log)
+    return RouterApp(
+        fast_paths={path: context(crash_guard(handler)) for path, handler in DATA_PLANE.items()},
         route_handlers=[
             health_controller(core.checks),
             metrics_handler(metrics),
@@ -55,7 +82,7 @@ def create_app(settings: RouterSettings) -> Litestar:
         # it uses the control plane's services
         lifespan=[lifespan, data_plane_lifespan],
         on_startup=[document_problems],
-        middleware=[request_context_middleware(metrics, access_log=settings.log.access_log)],
+        middleware=[context],
         exception_handlers=exception_handlers(),
         state=State(
             {"settings": settings, "pool": pool, "redis": redis, "metrics": metrics, **control.state()}

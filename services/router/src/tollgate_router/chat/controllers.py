@@ -1,14 +1,17 @@
 """HTTP of the data plane: ``POST /v1/chat/completions``, ``POST /v1/embeddings``, ``GET /v1/models``.
 
-These are plain ASGI handlers mounted in Litestar's router (the hot path skips Litestar's request and
-response objects; the shared request-id/metrics/access-log middleware still runs). They read the body
-under the size limit, call :class:`~tollgate_router.chat.service.ChatService`, and render every error
-in OpenAI's shape: ``{"error": {"message", "type", "code", "param"}}`` with the error's status and its
-``Retry-After``. Limits and spend are settled after the answer has been sent.
+These are plain ASGI handlers. The app (:class:`tollgate_router.app.RouterApp`) dispatches them by exact
+path before Litestar's routing and middleware stack (ADR 0010); the shared request-id/metrics/access-log
+middleware and :func:`crash_guard` wrap them there. They are also registered with Litestar (``@asgi``),
+which serves them when the exact-path dispatch does not apply (a ``root_path``, a trailing slash). They
+read the body under the size limit, call :class:`~tollgate_router.chat.service.ChatService`, and render
+every error in OpenAI's shape: ``{"error": {"message", "type", "code", "param"}}`` with the error's
+status and its ``Retry-After``. Limits and spend are settled after the answer has been sent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import aclosing
 from typing import Any, Final
 
@@ -16,13 +19,21 @@ import msgspec
 import structlog
 from litestar import Litestar
 from litestar.handlers import asgi
-from litestar.types import Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from tollgate_common.errors import PayloadTooLarge, TollgateError
 from tollgate_router.chat.service import ChatService, Reply, StreamReply
 from tollgate_router.errors import InvalidRequest, openai_fields
 
-__all__ = ["chat_completions", "data_plane_handlers", "embeddings", "list_models", "render_openai_error"]
+__all__ = [
+    "DATA_PLANE",
+    "chat_completions",
+    "crash_guard",
+    "data_plane_handlers",
+    "embeddings",
+    "list_models",
+    "render_openai_error",
+]
 
 _log = structlog.get_logger("tollgate.router.chat")
 _JSON: Final = (b"content-type", b"application/json")
@@ -93,12 +104,12 @@ async def _send_error(send: Send, scope: Scope, error: TollgateError) -> None:
     await _send(send, error.status, headers, render_openai_error(error))
 
 
-async def _send_reply(send: Send, reply: Reply | StreamReply, service: ChatService) -> None:
+async def _send_reply(send: Send, reply: Reply | StreamReply) -> None:
     if isinstance(reply, Reply):
         try:
             await _send(send, reply.status, [_JSON, *reply.headers], reply.body)
         finally:
-            service.later(reply.finalize())  # settle limits + spend record after the answer is out
+            reply.finalize()  # queue the limits settle and the spend record once the answer is out
         return
     async with aclosing(reply.events) as events:
         await send({"type": "http.response.start", "status": 200, "headers": reply.headers})
@@ -115,7 +126,6 @@ async def _guard(scope: Scope, send: Send, method: str) -> bool:
     return False
 
 
-@asgi("/v1/chat/completions", copy_scope=False, include_in_schema=False)
 async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
     if not await _guard(scope, send, "POST"):
         return
@@ -134,10 +144,9 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
         return
     except _ClientGone:
         return
-    await _send_reply(send, reply, service)
+    await _send_reply(send, reply)
 
 
-@asgi("/v1/embeddings", copy_scope=False, include_in_schema=False)
 async def embeddings(scope: Scope, receive: Receive, send: Send) -> None:
     if not await _guard(scope, send, "POST"):
         return
@@ -152,10 +161,9 @@ async def embeddings(scope: Scope, receive: Receive, send: Send) -> None:
         return
     except _ClientGone:
         return
-    await _send_reply(send, reply, service)
+    await _send_reply(send, reply)
 
 
-@asgi("/v1/models", copy_scope=False, include_in_schema=False)
 async def list_models(scope: Scope, receive: Receive, send: Send) -> None:
     if not await _guard(scope, send, "GET"):
         return
@@ -167,6 +175,50 @@ async def list_models(scope: Scope, receive: Receive, send: Send) -> None:
     await _send(send, 200, [_JSON, (b"x-tollgate-request-id", _request_id(scope).encode())], body)
 
 
+#: The data plane by exact path: what RouterApp dispatches before Litestar's routing.
+DATA_PLANE: Final[Mapping[str, ASGIApp]] = {
+    "/v1/chat/completions": chat_completions,
+    "/v1/embeddings": embeddings,
+    "/v1/models": list_models,
+}
+
+_INTERNAL: Final = _encode(
+    {
+        "error": {
+            "message": "The gateway failed to handle this request.",
+            "type": "api_error",
+            "code": "internal_error",
+            "param": None,
+        }
+    }
+)
+
+
+def crash_guard(app: ASGIApp) -> ASGIApp:
+    """What Litestar's exception middleware does for these handlers off its stack: an unexpected
+    exception is logged (no request body, no key) and answered with an OpenAI-shaped 500 when no
+    response has started; after that the connection is simply ended."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await app(scope, receive, tracking_send)
+        except Exception:
+            _log.exception("data_plane_unhandled", path=scope.get("path"))
+            if not started:
+                await _send(
+                    send, 500, [_JSON, (b"x-tollgate-request-id", _request_id(scope).encode())], _INTERNAL
+                )
+
+    return guarded
+
+
 def data_plane_handlers() -> list[Any]:
-    """The route handlers to register in the app (see app.py)."""
-    return [chat_completions, embeddings, list_models]
+    """The same handlers as Litestar routes (see the module docstring)."""
+    return [asgi(path, copy_scope=False, include_in_schema=False)(fn) for path, fn in DATA_PLANE.items()]

@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.metrics import MetricWrapperBase
 
-from tollgate_common.httpapp import LATENCY_BUCKETS
+from tollgate_common.httpapp import LATENCY_BUCKETS, Labelled
 
 __all__ = ["DataPlaneMetrics"]
-
-M = TypeVar("M", bound=MetricWrapperBase)
-
-
-class _Labelled(Generic[M]):
-    """A labelled metric whose children are looked up once (``labels()`` takes a lock and builds a
-    tuple on every call; this is on the hot path)."""
-
-    __slots__ = ("_children", "metric")
-
-    def __init__(self, metric: M) -> None:
-        self.metric = metric
-        self._children: dict[tuple[str, ...], M] = {}
-
-    def labels(self, *values: str) -> M:
-        child = self._children.get(values)
-        if child is None:
-            child = self._children[values] = self.metric.labels(*values)
-        return child
 
 
 _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
@@ -36,7 +14,7 @@ _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 
 
 class DataPlaneMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = _Labelled(
+        self.requests = Labelled(
             Counter(
                 "tollgate_router_requests",
                 "Data-plane requests by endpoint, model and status",
@@ -44,7 +22,7 @@ class DataPlaneMetrics:
                 registry=registry,
             )
         )
-        self.latency = _Labelled(
+        self.latency = Labelled(
             Histogram(
                 "tollgate_router_request_seconds",
                 "End-to-end data-plane latency (a stream: until its last byte)",
@@ -53,7 +31,7 @@ class DataPlaneMetrics:
                 registry=registry,
             )
         )
-        self.upstream_latency = _Labelled(
+        self.upstream_latency = Labelled(
             Histogram(
                 "tollgate_router_upstream_seconds",
                 "Upstream latency per attempt (a stream: until its first chunk)",
@@ -62,7 +40,7 @@ class DataPlaneMetrics:
                 registry=registry,
             )
         )
-        self.overhead = _Labelled(
+        self.overhead = Labelled(
             Histogram(
                 "tollgate_router_overhead_seconds",
                 "Time spent in the gateway itself (end-to-end minus upstream), non-streamed calls",
@@ -71,7 +49,7 @@ class DataPlaneMetrics:
                 registry=registry,
             )
         )
-        self.tokens = _Labelled(
+        self.tokens = Labelled(
             Counter(
                 "tollgate_router_tokens",
                 "Tokens by model and kind (prompt, completion, cached, cache_write)",
@@ -79,7 +57,7 @@ class DataPlaneMetrics:
                 registry=registry,
             )
         )
-        self.cost = _Labelled(
+        self.cost = Labelled(
             Counter(
                 "tollgate_router_cost_micro_usd",
                 "Cost charged to callers, micro-USD",
@@ -87,7 +65,7 @@ class DataPlaneMetrics:
                 registry=registry,
             )
         )
-        self.cache = _Labelled(
+        self.cache = Labelled(
             Counter(
                 "tollgate_router_cache",
                 "Response cache outcomes (hit, miss, bypass)",
@@ -95,7 +73,7 @@ class DataPlaneMetrics:
                 registry=registry,
             )
         )
-        self.limit_rejections = _Labelled(
+        self.limit_rejections = Labelled(
             Counter(
                 "tollgate_router_limit_rejections",
                 "Requests refused by a limit (rate, budget)",
@@ -103,7 +81,7 @@ class DataPlaneMetrics:
                 registry=registry,
             )
         )
-        self.retries = _Labelled(
+        self.retries = Labelled(
             Counter(
                 "tollgate_router_retries",
                 "Upstream attempts after the first, by the failure that caused them",
@@ -111,7 +89,7 @@ class DataPlaneMetrics:
                 registry=registry,
             )
         )
-        self.fallbacks = _Labelled(
+        self.fallbacks = Labelled(
             Counter(
                 "tollgate_router_fallbacks",
                 "Requests served by a fallback model",

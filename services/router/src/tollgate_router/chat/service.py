@@ -96,7 +96,7 @@ class Reply:
     status: int
     body: bytes
     headers: Headers
-    finalize: Callable[[], Awaitable[None]]
+    finalize: Callable[[], None]
 
 
 @dataclass(slots=True)
@@ -144,6 +144,8 @@ class _Call:
     # Only for keys with log_prompts: the request's messages and the answer's text (promptlog).
     messages: Any = None
     answer: list[str] | None = None
+    # The model as a metrics label: a name from the catalog, or "unknown" (callers choose ``model``).
+    label: str = "unknown"
 
 
 def _bearer(authorization: str | None) -> str:
@@ -174,7 +176,6 @@ class ChatService:
         max_body_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self.max_body_bytes = max_body_bytes
-        self._background: set[asyncio.Task[None]] = set()
         self.settler = SettleBatcher(limiter)
         self.key_auth = key_auth
         self.catalog = catalog
@@ -188,21 +189,11 @@ class ChatService:
         self.stats = stats or DeploymentStats()
 
     # ================================================================== background accounting
-    def later(self, work: Awaitable[None]) -> None:
-        """Run ``work`` (a reply's ``finalize``) off the request: the connection is free at once."""
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     async def settle_pending(self) -> None:
-        """Wait for every scheduled ``finalize`` and settle what they queued (tests, shutdown)."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        """Settle every queued reservation now (tests, shutdown); finished calls only queue them."""
         await self.settler.flush()
 
     async def close(self) -> None:
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
         await self.settler.close()
 
     # ================================================================== entry points
@@ -228,6 +219,7 @@ class ChatService:
         try:
             self.key_auth.check_model(key, request.model)
             deployments = await self.catalog.deployments(request.model)
+            call.label = request.model
             estimate = request.prompt_tokens_estimate + (request.max_completion_tokens or 0)
             call.reservation = await self._admit(key, request, deployments)
             if request.stream:
@@ -237,10 +229,10 @@ class ChatService:
         except TollgateError as exc:
             call.http_status = exc.status
             call.error_kind = call.error_kind or exc.slug
-            await self._finish(call)
+            self._finish(call)
             raise
         except BaseException:
-            await self._finish(call)
+            self._finish(call)
             raise
 
     async def embeddings(self, *, request_id: str, authorization: str | None, raw: bytes) -> Reply:
@@ -251,6 +243,7 @@ class ChatService:
         try:
             self.key_auth.check_model(key, request.model)
             deployments = await self.catalog.deployments(request.model)
+            call.label = request.model
             prices = max((d.prices for d in deployments), key=lambda p: p.input)
             call.reservation = await self._admit_raw(
                 key,
@@ -266,10 +259,10 @@ class ChatService:
         except TollgateError as exc:
             call.http_status = exc.status
             call.error_kind = call.error_kind or exc.slug
-            await self._finish(call)
+            self._finish(call)
             raise
         except BaseException:
-            await self._finish(call)
+            self._finish(call)
             raise
 
     # ================================================================== non-streamed chat
@@ -405,7 +398,7 @@ class ChatService:
                 call.status, call.error_kind, call.http_status = "cancelled", "client_disconnected", 499
                 call.usage, call.cost = ZERO_USAGE, 0
             await chunks.aclose()
-            await self._finish(call)
+            self._finish(call)
 
     # ================================================================== limits
     async def _admit(
@@ -612,8 +605,9 @@ class ChatService:
             headers.append((b"x-tollgate-cost-micro-usd", str(call.cost).encode()))
         return headers
 
-    async def _finish(self, call: _Call) -> None:
-        """Settle the reservation with the actual usage and record the call (idempotent per call)."""
+    def _finish(self, call: _Call) -> None:
+        """Queue the reservation's settle with the actual usage and record the call (idempotent per
+        call). Never blocks: the settle is batched (SettleBatcher), the record buffered (SpendLog)."""
         if call.finished:
             return
         call.finished = True
@@ -624,18 +618,18 @@ class ChatService:
             self.settler.add(
                 call.reservation, actual_tokens=usage.total_tokens, actual_cost_micro_usd=call.cost
             )
-        metrics = self.metrics
-        metrics.requests.labels(call.endpoint, call.model, str(call.http_status)).inc()
+        metrics, label = self.metrics, call.label
+        metrics.requests.labels(call.endpoint, label, str(call.http_status)).inc()
         metrics.latency.labels(call.endpoint).observe(elapsed)
         if usage.total_tokens:
-            metrics.tokens.labels(call.model, "prompt").inc(usage.prompt_tokens)
-            metrics.tokens.labels(call.model, "completion").inc(usage.completion_tokens)
+            metrics.tokens.labels(label, "prompt").inc(usage.prompt_tokens)
+            metrics.tokens.labels(label, "completion").inc(usage.completion_tokens)
             if usage.cached_tokens:
-                metrics.tokens.labels(call.model, "cached").inc(usage.cached_tokens)
+                metrics.tokens.labels(label, "cached").inc(usage.cached_tokens)
             if usage.cache_write_tokens:
-                metrics.tokens.labels(call.model, "cache_write").inc(usage.cache_write_tokens)
+                metrics.tokens.labels(label, "cache_write").inc(usage.cache_write_tokens)
         if call.cost:
-            metrics.cost.labels(call.model).inc(call.cost)
+            metrics.cost.labels(label).inc(call.cost)
         if call.answer is not None:
             _prompt_log.info(
                 "prompt_logged",
