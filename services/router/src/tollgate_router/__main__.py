@@ -14,6 +14,7 @@ def main() -> None:
         port=settings.server.port,
         workers=settings.server.workers,
         service="tollgate-router",
+        server="uvicorn",
     )
 
 

@@ -94,5 +94,5 @@ def create_app(settings: RouterSettings) -> Litestar:
 
 
 def create_app_from_env() -> Litestar:
-    """Entry point for granian (``factory=True``)."""
+    """Entry point for the server (``factory=True``)."""
     return create_app(RouterSettings.from_env())

@@ -11,6 +11,7 @@ status and its ``Retry-After``. Limits and spend are settled after the answer ha
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from contextlib import aclosing
 from typing import Any, Final
@@ -104,19 +105,47 @@ async def _send_error(send: Send, scope: Scope, error: TollgateError) -> None:
     await _send(send, error.status, headers, render_openai_error(error))
 
 
-async def _send_reply(send: Send, reply: Reply | StreamReply) -> None:
+async def _send_reply(send: Send, receive: Receive, reply: Reply | StreamReply) -> None:
     if isinstance(reply, Reply):
         try:
             await _send(send, reply.status, [_JSON, *reply.headers], reply.body)
         finally:
             reply.finalize()  # queue the limits settle and the spend record once the answer is out
         return
-    async with aclosing(reply.events) as events:
-        await send({"type": "http.response.start", "status": 200, "headers": reply.headers})
-        async for frame in events:
-            if frame:
-                await send({"type": "http.response.body", "body": frame, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    await _relay(send, receive, reply)
+
+
+async def _relay(send: Send, receive: Receive, reply: StreamReply) -> None:
+    """Relay a stream until it ends or the caller goes away. Servers differ on a disconnect (granian
+    fails ``send``; uvicorn drops what is sent and only ``receive`` says so), so a watcher task waits
+    for ``http.disconnect`` and cancels the relay: closing the events then stops the upstream read
+    and records the call as cancelled, uncharged (see ChatService._relay)."""
+    relay = asyncio.current_task()
+    gone = sent = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        if not sent:  # (some servers also report a disconnect once the response is complete)
+            gone = True
+            if relay is not None:
+                relay.cancel()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        async with aclosing(reply.events) as events:
+            await send({"type": "http.response.start", "status": 200, "headers": reply.headers})
+            async for frame in events:
+                if frame:
+                    await send({"type": "http.response.body", "body": frame, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            sent = True
+    except asyncio.CancelledError:
+        if not gone or relay is None or relay.uncancel():
+            raise  # cancelled from outside (shutdown): not ours to swallow
+    finally:
+        watcher.cancel()
 
 
 async def _guard(scope: Scope, send: Send, method: str) -> bool:
@@ -144,7 +173,7 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
         return
     except _ClientGone:
         return
-    await _send_reply(send, reply)
+    await _send_reply(send, receive, reply)
 
 
 async def embeddings(scope: Scope, receive: Receive, send: Send) -> None:
@@ -161,7 +190,7 @@ async def embeddings(scope: Scope, receive: Receive, send: Send) -> None:
         return
     except _ClientGone:
         return
-    await _send_reply(send, reply)
+    await _send_reply(send, receive, reply)
 
 
 async def list_models(scope: Scope, receive: Receive, send: Send) -> None:
