@@ -4,7 +4,7 @@ What it does, all on loopback:
 
 1. starts the fast fake OpenAI upstream (``python -m tests.fakes --kind openai``);
 2. creates a throw-away router database (Postgres and Redis from ``TEST_DATABASE_URL`` /
-   ``TEST_REDIS_URL``, else embedded servers), starts the router as a real process under granian
+   ``TEST_REDIS_URL``, else embedded servers), starts the router as a real process under uvicorn
    (``--workers``, access log off), and seeds it through its admin API: a provider pointing at the fake,
    a deployment with prices, and a virtual key with RPM, TPM and a budget (so every request runs auth,
    the limits script in Redis, pricing and the spend log);
@@ -497,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "",
             f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (load generator, fake upstream and router "
-            f"share them); load: {loadgen}, {args.duration} s per cell; router: granian, {args.workers} "
+            f"share them); load: {loadgen}, {args.duration} s per cell; router: uvicorn (uvloop, httptools), {args.workers} "
             "workers, access log off, "
             + (
                 "key without limits"

@@ -184,6 +184,9 @@ class Limiter:
         self._admit: AsyncScript = redis.register_script(_ADMIT_LUA)
         self._settle: AsyncScript = redis.register_script(_SETTLE_LUA)
         self._runner = runner  # None: the scripts go through redis-py
+        # Hot-path memos: a key's Redis key names, and each period's bucket for the current UTC day.
+        self._names: dict[Any, tuple[str, str, str]] = {}
+        self._periods: dict[tuple[str, int, int, int], tuple[str, datetime.datetime | None, int]] = {}
 
     async def aclose(self) -> None:
         """Close the script runner's connection (the redis-py client belongs to the caller)."""
@@ -199,6 +202,26 @@ class Limiter:
     def _key(self, kind: str, ident: Any, what: str) -> str:
         return f"{self._prefix}lim:{kind}:{{{ident}}}:{what}"
 
+    def _key_names(self, key_id: Any) -> tuple[str, str, str]:
+        """(rpm key, tpm key, budget key prefix) of a virtual key, built once."""
+        names = self._names.get(key_id)
+        if names is None:
+            if len(self._names) >= 100_000:  # deleted keys must not pile up forever
+                self._names.clear()
+            base = f"{self._prefix}lim:key:{{{key_id}}}:"
+            names = self._names[key_id] = (base + "rpm", base + "tpm", base + "budget:")
+        return names
+
+    def _period(self, period: str) -> tuple[str, datetime.datetime | None, int]:
+        now = self._now().astimezone(datetime.UTC)
+        memo = (period, now.year, now.month, now.day)
+        bounds = self._periods.get(memo)
+        if bounds is None:
+            if len(self._periods) > 16:  # a new day: yesterday's buckets are done
+                self._periods.clear()
+            bounds = self._periods[memo] = period_bounds(period, now)
+        return bounds
+
     def budget_key(self, key: AuthedKey, bucket: str) -> str:
         return self._key("key", key.id, f"budget:{bucket}")
 
@@ -211,12 +234,13 @@ class Limiter:
         """Reserve one request, its estimated tokens and cost; raises KeyRateLimited or BudgetExceeded."""
         tokens = max(0, estimated_tokens)
         cost = max(0, estimated_cost_micro_usd)
-        bucket, _, ttl = period_bounds(key.budget_period, self._now())
+        bucket, _, ttl = self._period(key.budget_period)
+        rpm_key, tpm_key, budget_prefix = self._key_names(key.id)
         reservation = Reservation(
             key_id=key.id,
-            tpm_key=self._key("key", key.id, "tpm"),
+            tpm_key=tpm_key,
             tpm_limit=key.tpm or 0,
-            budget_key=self.budget_key(key, bucket),
+            budget_key=budget_prefix + bucket,
             budget_ttl_s=ttl,
             has_budget=key.budget_micro_usd is not None,
             estimated_tokens=tokens,
@@ -227,7 +251,7 @@ class Limiter:
         try:
             result = await self._run(
                 _ADMIT_SCRIPT,
-                keys=[self._key("key", key.id, "rpm"), reservation.tpm_key, reservation.budget_key],
+                keys=[rpm_key, tpm_key, reservation.budget_key],
                 args=[
                     self._clock_arg(),
                     self._window_us,

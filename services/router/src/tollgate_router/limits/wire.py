@@ -117,6 +117,7 @@ class _Connection(asyncio.Protocol):
         self._pending: deque[tuple[asyncio.Future[Any], float]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._lost: asyncio.Future[None] = loop.create_future()
+        self._out: list[bytes] = []  # commands of this loop iteration, written together
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -159,10 +160,21 @@ class _Connection(asyncio.Protocol):
         future = self.loop.create_future()
         deadline = self.loop.time() + self.timeout_s
         self._pending.append((future, deadline))
-        self.transport.write(payload)  # type: ignore[union-attr]
+        # Auto-pipelining: commands issued in one loop iteration leave in one write (one syscall),
+        # after the callers of this iteration have run; at most one iteration of added latency.
+        if not self._out:
+            self.loop.call_soon(self._flush)
+        self._out.append(payload)
         if self._timer is None:
             self._timer = self.loop.call_at(deadline, self._check_deadline)
         return future
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return  # connection_lost fails the pending futures
+        transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def _check_deadline(self) -> None:
         self._timer = None

@@ -215,6 +215,31 @@ async def test_all_concurrent_calls_share_one_connection(fake: FakeRedis) -> Non
         await runner.aclose()
 
 
+async def test_commands_issued_in_one_loop_iteration_leave_in_one_write(runner: ScriptRunner) -> None:
+    await runner.run(ECHO, [], ["connect"])
+    conn = runner._conn
+    assert conn is not None
+    assert conn.transport is not None
+    writes: list[bytes] = []
+    real_write = conn.transport.write
+
+    def counting_write(data: bytes) -> None:
+        writes.append(bytes(data))
+        real_write(data)
+
+    conn.transport.write = counting_write  # type: ignore[method-assign]
+    try:
+        replies = await asyncio.gather(*(runner.run(ECHO, [], [i]) for i in range(40)))
+        alone = await runner.run(ECHO, [], ["alone"])
+    finally:
+        conn.transport.write = real_write  # type: ignore[method-assign]
+
+    assert replies == [[b"%d" % i] for i in range(40)]
+    assert alone == [b"alone"]
+    assert len(writes) == 2  # the 40 gathered calls in one write (auto-pipelining), then the lone one
+    assert writes[0].count(b"EVALSHA") == 40
+
+
 async def test_a_script_redis_does_not_know_is_sent_with_eval_and_then_cached(
     runner: ScriptRunner, redis: Redis
 ) -> None:
