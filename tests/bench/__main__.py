@@ -497,8 +497,8 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "",
             f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (load generator, fake upstream and router "
-            f"share them); load: {loadgen}, {args.duration} s per cell; router: uvicorn (uvloop, httptools), {args.workers} "
-            "workers, access log off, "
+            f"share them); load: {loadgen}, {args.duration} s per cell; router: uvicorn (uvloop, httptools), "
+            f"{args.workers} workers, access log off, "
             + (
                 "key without limits"
                 if args.no_key_limits

@@ -98,9 +98,16 @@ class Provider(ABC):
 
     kind: ClassVar[str]
 
-    def __init__(self, client: UpstreamClient, *, connect_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, client: UpstreamClient, *, connect_timeout_s: float = 5.0, max_read_timeout_s: float = 120.0
+    ) -> None:
         self.client = client
         self.connect_timeout_s = connect_timeout_s  # informational: the client applies its own
+        self.max_read_timeout_s = max_read_timeout_s  # TOLLGATE_ROUTER_UPSTREAM_READ_TIMEOUT_S
+
+    def read_timeout_for(self, target: Target) -> float:
+        """The deployment's ``timeout_s``, capped by the router-wide upstream read timeout."""
+        return min(float(target.timeout_s), self.max_read_timeout_s)
 
     @abstractmethod
     async def chat(self, target: Target, body: dict[str, Any]) -> ChatResponse: ...
@@ -115,7 +122,7 @@ class Provider(ABC):
     async def post_json(self, target: Target, url: str, headers: Mapping[str, str], payload: bytes) -> bytes:
         """POST and return the 2xx body; any failure as a ProviderError (the client raises the
         transport ones: UpstreamTimedOut, UpstreamUnreachable, UpstreamBadResponse)."""
-        response = await self.client.post(url, headers, payload, read_timeout_s=float(target.timeout_s))
+        response = await self.client.post(url, headers, payload, read_timeout_s=self.read_timeout_for(target))
         if response.status >= 300:
             raise status_error(response.status, response.headers, response.body)
         return response.body
@@ -130,7 +137,7 @@ class Provider(ABC):
         line is still delivered at the end of the body. Other fields are ignored.
         """
         async with self.client.stream(
-            url, headers, payload, read_timeout_s=float(target.timeout_s)
+            url, headers, payload, read_timeout_s=self.read_timeout_for(target)
         ) as response:
             if response.status >= 300:
                 raise status_error(response.status, response.headers, await response.read())

@@ -33,9 +33,12 @@ class UnknownProvider(LookupError):
 class ProviderRegistry:
     """One shared adapter instance per kind, all on the process's one upstream client."""
 
-    def __init__(self, client: UpstreamClient, *, connect_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, client: UpstreamClient, *, connect_timeout_s: float = 5.0, max_read_timeout_s: float = 120.0
+    ) -> None:
         self._instances = {
-            kind: cls(client, connect_timeout_s=connect_timeout_s) for kind, cls in PROVIDERS.items()
+            kind: cls(client, connect_timeout_s=connect_timeout_s, max_read_timeout_s=max_read_timeout_s)
+            for kind, cls in PROVIDERS.items()
         }
 
     def get(self, kind: str) -> Provider:
@@ -53,10 +56,11 @@ def make_upstream_client(
     keepalive_s: float = 30.0,
     ssl_context: ssl.SSLContext | None = None,
 ) -> UpstreamClient:
-    """The process's one upstream HTTP client (see docs/decisions/0002-hot-path-http-stack.md).
+    """The process's one upstream HTTP client (see docs/decisions/0010-router-hot-path-rework.md).
 
     Created in the app lifespan (it binds to the running loop) and closed in its ``finally``. The read
-    timeout is the deployment's ``timeout_s``, passed on every call; there is no total timeout.
+    timeout is the deployment's ``timeout_s`` capped by ``TOLLGATE_ROUTER_UPSTREAM_READ_TIMEOUT_S``
+    (``Provider.read_timeout_for``), passed on every call; there is no total timeout.
     """
     return UpstreamClient(
         pool_limit=pool_limit,

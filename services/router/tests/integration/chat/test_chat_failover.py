@@ -4,6 +4,7 @@ charged only for the attempt that succeeded."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -99,6 +100,18 @@ async def test_timeouts_exhausted_is_504(router: Router, fake: FakeOpenAI) -> No
     response = await router.chat(key, MSG)
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "upstream_timeout"
+
+
+async def test_the_router_wide_read_timeout_caps_a_deployments_longer_one(
+    start_router: StartRouter, fake: FakeOpenAI
+) -> None:
+    async with start_router(ROUTER_UPSTREAM_READ_TIMEOUT_S="0.3") as router:
+        key = await one_deployment(router, fake, max_retries=0, timeout_s=30)
+        fake.push(Behavior(delay_s=1.5))
+        started = time.monotonic()
+        response = await router.chat(key, MSG)
+        assert response.status_code == 504
+        assert time.monotonic() - started < 1.2  # 0.3 s, not the deployment's 30 s
 
 
 async def test_upstream_bad_request_is_not_retried_and_is_the_callers_400(
