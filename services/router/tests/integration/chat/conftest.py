@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from litestar import Litestar
 
+from tests.fakes import FakeOpenAI
 from tollgate_common.crypto import Keyring
 from tollgate_common.env import Env
 from tollgate_router.app import create_app
@@ -172,6 +173,13 @@ def start_router(database_url: str, redis_url: str, redis_prefix: str) -> StartR
             yield Router(app=app, client=client, database_url=database_url)
 
     return start
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    """A fake OpenAI upstream on loopback (tests.fakes): script it with ``fake.push(...)``."""
+    with FakeOpenAI() as server:
+        yield server
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ when Litestar's own routing serves the handlers instead."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.fakes import FakeOpenAI
@@ -14,12 +12,6 @@ from tollgate_router.chat.service import ChatService
 from .conftest import Router
 
 MSG = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
 
 
 async def seed(router: Router, fake: FakeOpenAI) -> str:

@@ -15,12 +15,6 @@ from .conftest import Router, StartRouter
 MSG = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
 
 
-@pytest.fixture
-def fake() -> FakeOpenAI:
-    with FakeOpenAI() as server:
-        yield server
-
-
 async def seed(router: Router, fake: FakeOpenAI, **key_fields: Any) -> str:
     provider = await router.provider("openai", base_url=fake.base_url, api_key="sk")
     await router.deployment(

@@ -31,12 +31,6 @@ OK_COST = cost_micro_usd(Usage(prompt_tokens=100, completion_tokens=10), P())
 MSG = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
 
 
-@pytest.fixture
-def fake() -> FakeOpenAI:
-    with FakeOpenAI() as server:
-        yield server
-
-
 async def one_deployment(router: Router, fake: FakeOpenAI, **fields: object) -> str:
     provider = await router.provider("openai", base_url=fake.base_url, api_key="sk")
     await router.deployment("m", provider, "gpt-4o-mini", **{**PRICES, **fields})

@@ -4,19 +4,9 @@ every distinct label value, for the life of the process)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tests.fakes import FakeOpenAI
 
 from .conftest import Router
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
 
 
 async def test_unknown_models_and_methods_share_one_label(router: Router, fake: FakeOpenAI) -> None:

@@ -5,56 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+from tests.router_support import a_deployment, a_key
 from tollgate_common.errors import Unavailable
 from tollgate_common.redis import make_redis
-from tollgate_router.catalog.service import Deployment, Prices
 from tollgate_router.errors import BudgetExceeded, KeyRateLimited
-from tollgate_router.keys.service import AuthedKey
 from tollgate_router.limits.service import Limiter, period_bounds
-
-
-def a_key(**fields: Any) -> AuthedKey:
-    base: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        "owner_ref": "team",
-        "allowed_models": None,
-        "rpm": None,
-        "tpm": None,
-        "budget_micro_usd": None,
-        "budget_period": "month",
-        "log_prompts": False,
-    }
-    base.update(fields)
-    return AuthedKey(**base)
-
-
-def a_deployment(**fields: Any) -> Deployment:
-    base: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        "model_name": "chat",
-        "provider_kind": "mock",
-        "provider_name": "mock",
-        "base_url": None,
-        "api_key": None,
-        "upstream_model": "m",
-        "weight": 1,
-        "prices": Prices(0, 0, 0, 0),
-        "rpm": None,
-        "tpm": None,
-        "timeout_s": 5.0,
-        "max_retries": 0,
-        "cache_ttl_s": None,
-        "settings": {},
-    }
-    base.update(fields)
-    return Deployment(**base)
 
 
 @pytest.fixture
