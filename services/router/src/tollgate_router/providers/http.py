@@ -17,9 +17,11 @@ Supported:
   enter, then body chunks as they arrive, with flow control: reading pauses above ~256 KiB buffered).
 * A pool per origin (scheme, host, port): LIFO idle connections, closed after ``keepalive_s`` idle; at
   most ``pool_limit_per_host`` open connections per origin and ``pool_limit`` in all, callers beyond
-  that wait in FIFO order (the wait counts toward the connect timeout). A reused idle connection that
-  fails before any response byte arrives (the server closed it while idle) is retried once on a fresh
-  connection; nothing else is retried here (the router's retry logic decides).
+  that wait in FIFO order (the wait counts toward the connect timeout). An idle connection the server
+  has closed (EOF seen) is never reused. Nothing is re-sent here, not even on a reused connection that
+  fails before any response byte: a POST may already be running upstream (and billed), so whether to
+  try again is the router's retry policy's decision, counted as an attempt (as Go's net/http does for
+  non-idempotent requests; aiohttp retries only idempotent methods).
 * Timeouts: connect (pool wait, TCP connect and TLS handshake) = ``connect_timeout_s``; read =
   ``read_timeout_s`` between data arrivals (like aiohttp's ``sock_read``); no total (a long stream is
   legitimate).
@@ -154,7 +156,6 @@ class _Connection(asyncio.Protocol):
         "complete",
         "counted",
         "error",
-        "got_bytes",
         "headers",
         "headers_done",
         "idle_since",
@@ -169,7 +170,6 @@ class _Connection(asyncio.Protocol):
         "paused",
         "pool",
         "read_timeout",
-        "reused",
         "status",
         "stream_mode",
         "timer",
@@ -189,7 +189,6 @@ class _Connection(asyncio.Protocol):
         self.lost = False
         self.lost_waiter: asyncio.Future[None] | None = None
         self.idle_since = 0.0
-        self.reused = False
         self.waiter: asyncio.Future[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.timer_due = 0.0
@@ -202,7 +201,6 @@ class _Connection(asyncio.Protocol):
     def _reset(self, *, stream: bool) -> None:
         self.active = True
         self.stream_mode = stream
-        self.got_bytes = False
         self.status = 0
         self.headers: dict[str, str] = {}
         self.headers_done = False
@@ -338,7 +336,6 @@ class _Connection(asyncio.Protocol):
             assert self.transport is not None
             self.transport.abort()
             return
-        self.got_bytes = True
         self.last_read = self.loop.time()
         try:
             self.parser.feed_data(data)
@@ -511,7 +508,7 @@ class UpstreamClient:
         self._conns: set[_Connection] = set()
         self._open = 0  # connections holding a slot, all origins
         self._idle = 0  # of which idle
-        self._waiters: collections.deque[tuple[_Pool, bool, asyncio.Future[_Connection | None]]] = (
+        self._waiters: collections.deque[tuple[_Pool, asyncio.Future[_Connection | None]]] = (
             collections.deque()
         )
         self._sweeper: asyncio.TimerHandle | None = None
@@ -547,7 +544,7 @@ class UpstreamClient:
             self._sweeper.cancel()
             self._sweeper = None
         while self._waiters:
-            _, _, fut = self._waiters.popleft()
+            _, fut = self._waiters.popleft()
             if not fut.done():
                 fut.set_exception(UpstreamUnreachable("upstream client closed"))
         waiting: list[asyncio.Future[None]] = []
@@ -588,39 +585,30 @@ class UpstreamClient:
         """Send ``data`` and wait for the response (whole for a post, its head for a stream)."""
         if self._closed:
             raise UpstreamUnreachable("upstream client closed")
-        fresh = False
-        while True:
-            conn = await self._acquire(target, fresh=fresh)
-            try:
-                conn.send(data, read_timeout, stream=stream)
-                while not (conn.complete or (stream and conn.headers_done)):
-                    if conn.error is not None:
-                        raise conn.error
-                    await conn.wait()
-            except UpstreamUnreachable:
-                stale = conn.reused and not conn.got_bytes
-                self._discard(conn)
-                if stale and not fresh:  # the server closed it while idle: once, on a new connection
-                    fresh = True
-                    continue
-                raise
-            except BaseException:
-                self._discard(conn)
-                raise
-            return conn
+        conn = await self._acquire(target)
+        try:
+            conn.send(data, read_timeout, stream=stream)
+            while not (conn.complete or (stream and conn.headers_done)):
+                if conn.error is not None:
+                    raise conn.error
+                await conn.wait()
+        except BaseException:
+            self._discard(conn)
+            raise
+        return conn
 
     # ------------------------------------------------------------------ pool
-    async def _acquire(self, target: _Target, *, fresh: bool) -> _Connection:
+    async def _acquire(self, target: _Target) -> _Connection:
         pool = self._pools.get(target.key)
         if pool is None:
             pool = self._pools[target.key] = _Pool(target.key)
-        granted = self._grant(pool, fresh=fresh)  # usually the newest idle connection
+        granted = self._grant(pool)  # usually the newest idle connection
         if isinstance(granted, _Connection):
             return granted
         try:
             async with asyncio.timeout(self._connect_timeout_s):
                 if isinstance(granted, _Wait):
-                    granted = await self._wait_turn(pool, fresh=fresh)
+                    granted = await self._wait_turn(pool)
                     if granted is not None:
                         return granted
                 return await self._connect(target, pool)  # on the slot reserved for us
@@ -629,20 +617,16 @@ class UpstreamClient:
         except OSError as exc:  # refused, unreachable, DNS (gaierror), TLS (SSLError)
             raise UpstreamUnreachable(f"upstream connect failed ({type(exc).__name__})") from exc
 
-    def _grant(self, pool: _Pool, *, fresh: bool) -> _Connection | _Wait | None:
+    def _grant(self, pool: _Pool) -> _Connection | _Wait | None:
         """An idle connection, None (a slot reserved for a new connection) or _WAIT (queue up)."""
-        if not fresh:
-            while pool.idle:
-                conn = pool.idle.pop()
-                self._idle -= 1
-                if conn.usable() and self._loop.time() - conn.idle_since <= self._keepalive_s:
-                    conn.reused = True
-                    return conn
-                self._close_quietly(conn)
+        while pool.idle:
+            conn = pool.idle.pop()
+            self._idle -= 1
+            if conn.usable() and self._loop.time() - conn.idle_since <= self._keepalive_s:
+                return conn
+            self._close_quietly(conn)
         if pool.open >= self._limit_per_host:
-            if not pool.idle:
-                return _WAIT
-            self._close_quietly(self._pop_oldest(pool))  # only a fresh retry gets here
+            return _WAIT
         if self._open >= self._limit:
             victim = self._oldest_idle()
             if victim is None:
@@ -652,9 +636,9 @@ class UpstreamClient:
         self._open += 1
         return None
 
-    async def _wait_turn(self, pool: _Pool, *, fresh: bool) -> _Connection | None:
+    async def _wait_turn(self, pool: _Pool) -> _Connection | None:
         fut: asyncio.Future[_Connection | None] = self._loop.create_future()
-        entry = (pool, fresh, fut)
+        entry = (pool, fut)
         self._waiters.append(entry)
         try:
             return await fut
@@ -676,11 +660,11 @@ class UpstreamClient:
         if not waiters:
             return
         for entry in list(waiters):
-            pool, fresh, fut = entry
+            pool, fut = entry
             if fut.done():
                 waiters.remove(entry)
                 continue
-            granted = self._grant(pool, fresh=fresh)
+            granted = self._grant(pool)
             if isinstance(granted, _Wait):
                 if self._open >= self._limit and not self._idle:
                     return  # nothing free anywhere: nobody further back can be served either
@@ -715,7 +699,6 @@ class UpstreamClient:
             conn.transport.abort()
             raise UpstreamUnreachable("upstream client closed")
         self._conns.add(conn)
-        conn.reused = False
         return conn
 
     def _release(self, conn: _Connection) -> None:
@@ -731,10 +714,9 @@ class UpstreamClient:
         pool = conn.pool
         if self._waiters:
             for entry in self._waiters:
-                waiter_pool, fresh, fut = entry
-                if waiter_pool is pool and not fresh and not fut.done():
+                waiter_pool, fut = entry
+                if waiter_pool is pool and not fut.done():
                     self._waiters.remove(entry)
-                    conn.reused = True
                     fut.set_result(conn)
                     return
         pool.idle.append(conn)
