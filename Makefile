@@ -63,6 +63,7 @@ migrate: install ## Apply migrations to TOLLGATE_DATABASE_URL
 bench: install ## Benchmarks: router vs direct upstream (and peers when installed), then reports on the seed-large data set (skipped when absent); writes tests/bench/results/
 	$(RUN) python -m tests.bench
 	$(RUN) python -m tests.bench.reports
+	$(RUN) python -m tests.bench.api
 
 seed-large: install ## Generate the large data set (1M jobs, 10M calls, 1,000 teams) in database tollgate_large; ARGS="--fresh --jobs N ..." (resumable)
 	$(RUN) tollgate seed-large $(ARGS)

@@ -134,6 +134,8 @@ def process(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def cpu_s(pid: int) -> float:
