@@ -60,7 +60,7 @@ verify: install ## Fail if generated code is stale or a landed migration was edi
 migrate: install ## Apply migrations to TOLLGATE_DATABASE_URL
 	$(RUN) tollgate migrate
 
-bench: install ## Benchmarks: router vs direct upstream (and peers when installed), then reports on the seed-large data set (skipped when absent); writes tests/bench/results/
+bench: install ## Benchmarks: router vs direct upstream (and peers when installed), reports on the seed-large data set (skipped when absent), the job API end to end; writes tests/bench/results/
 	$(RUN) python -m tests.bench
 	$(RUN) python -m tests.bench.reports
 	$(RUN) python -m tests.bench.api
