@@ -33,15 +33,22 @@ def namespace(settings: ApiSettings) -> str:
     return settings.redis.prefix + NAMESPACE_SUFFIX
 
 
+def _add_middleware(broker: dramatiq.Broker) -> None:
+    from tollgate_api.worker.services import WorkerPools  # noqa: PLC0415 - services imports this module
+
+    broker.add_middleware(WorkerPools())  # first: it closes the pools while the loop still runs
+    broker.add_middleware(AsyncIO())
+
+
 def build_broker(settings: ApiSettings) -> dramatiq.Broker:
     broker = RedisBroker(url=settings.redis.url, namespace=namespace(settings))  # type: ignore[no-untyped-call]
-    broker.add_middleware(AsyncIO())
+    _add_middleware(broker)
     return broker
 
 
 def stub_broker() -> StubBroker:
     broker = StubBroker()
-    broker.add_middleware(AsyncIO())
+    _add_middleware(broker)
     return broker
 
 
