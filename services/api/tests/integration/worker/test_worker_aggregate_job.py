@@ -13,6 +13,7 @@ from tests.fakes import Behavior
 from tests.jobs_support import GROUP, job_world
 from tollgate_api.usage import service as usage
 from tollgate_api.worker import actors
+from tollgate_api.worker import services as worker_services
 from tollgate_api.worker.broker import build_broker, install, namespace, stub_broker
 from tollgate_api.worker.enqueue import enqueue_aggregation
 
@@ -79,6 +80,44 @@ async def test_actor_on_stub_broker_writes_cost_price_margin_and_is_idempotent(
         assert first == (1, 20, 7, cost, 2, 20_000, 20_000 - cost, "completed")
         assert second == first
         assert outbox_done(database_url, job_id)
+
+
+def backends(database_url: str) -> int:
+    """Sessions other than this one connected to the test's database."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def test_the_worker_reuses_pooled_connections_and_closes_them_at_shutdown(
+    database_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    async with job_world(database_url, redis_url, redis_prefix) as world:
+        team = await world.seed_team()
+        jobs = [await finished_job(world, team) for _ in range(10)]
+        broker = install(stub_broker(), world.settings)
+        worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
+        worker.start()
+        before = backends(database_url)  # the app's own pool, the world's helpers
+        try:
+            for job_id in jobs:
+                actors.aggregate_job.send(str(job_id))
+            await asyncio.to_thread(broker.join, actors.AGGREGATION_QUEUE, fail_fast=True)
+            pools = [pool for (_loop, url), pool in worker_services._pools.items() if url == database_url]
+            assert len(pools) == 1
+            stats = pools[0].get_stats()
+            assert stats["requests_num"] >= 10  # ten messages ...
+            assert stats["connections_num"] <= 4  # ... on a few connections (pool min 2, 2 threads)
+            during = backends(database_url)
+        finally:
+            worker.stop()
+        assert all(cost_row(database_url, job_id) for job_id in jobs)
+        assert during - before <= 4
+        assert worker_services._pools == {}
+        assert backends(database_url) <= before  # closed at shutdown
 
 
 async def test_aggregation_of_an_open_job_does_nothing(
