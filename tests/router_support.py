@@ -5,10 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
+from tollgate_common.errors import Unavailable
 from tollgate_router.catalog.service import Deployment, Prices
 from tollgate_router.keys.service import AuthedKey
+from tollgate_router.limits.service import Limiter
 
-__all__ = ["a_deployment", "a_key"]
+__all__ = ["a_deployment", "a_key", "assert_fails_closed_for_keys_open_for_deployments"]
 
 
 def a_key(**fields: Any) -> AuthedKey:
@@ -46,3 +50,14 @@ def a_deployment(**fields: Any) -> Deployment:
     }
     base.update(fields)
     return Deployment(**base)
+
+
+async def assert_fails_closed_for_keys_open_for_deployments(limiter: Limiter) -> None:
+    """The limiter's contract when Redis cannot be reached (tollgate_router.limits docstring): a key's
+    admit raises Unavailable, a deployment's admit lets the call through, a settle is logged, not raised."""
+    with pytest.raises(Unavailable):
+        await limiter.admit(a_key(budget_micro_usd=10), estimated_tokens=1, estimated_cost_micro_usd=1)
+    assert await limiter.admit_deployment(a_deployment(rpm=1), estimated_tokens=1)
+    reservation = await limiter.admit(a_key(), estimated_tokens=1, estimated_cost_micro_usd=1)
+    reservation.has_budget = True
+    await limiter.settle(reservation, actual_tokens=1, actual_cost_micro_usd=5)

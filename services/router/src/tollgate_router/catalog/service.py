@@ -76,6 +76,11 @@ class Deployment:
     cache_ttl_s: int | None
     # the provider's settings overlaid by the deployment's own (e.g. azure ``api_version``)
     settings: Mapping[str, Any]
+    # ``str(id)``, formatted once per catalog snapshot (the data plane sends it on every answer)
+    id_text: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id_text", str(self.id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,11 +55,7 @@ async def data_plane_lifespan(app: Litestar) -> AsyncIterator[None]:
         limiter=state.limiter,
         cache=state.response_cache,
         spend_log=state.spend_log,
-        providers=ProviderRegistry(
-            client,
-            connect_timeout_s=upstream.connect_timeout_s,
-            max_read_timeout_s=upstream.read_timeout_s,
-        ),
+        providers=ProviderRegistry(client, max_read_timeout_s=upstream.read_timeout_s),
         cooldowns=cooldowns,
         metrics=DataPlaneMetrics(state.metrics.registry),
         routing=settings.routing,

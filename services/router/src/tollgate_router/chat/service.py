@@ -177,7 +177,6 @@ class ChatService:
     ) -> None:
         self.max_body_bytes = max_body_bytes
         self.settler = SettleBatcher(limiter)
-        self._ids: dict[UUID, str] = {}
         self.key_auth = key_auth
         self.catalog = catalog
         self.limiter = limiter
@@ -188,15 +187,6 @@ class ChatService:
         self.metrics = metrics
         self.routing = routing
         self.stats = stats or DeploymentStats()
-
-    def _id_text(self, ident: UUID) -> str:
-        """A deployment id as text, formatted once (``UUID.__str__`` showed in the hot-path profile)."""
-        text = self._ids.get(ident)
-        if text is None:
-            if len(self._ids) >= 10_000:
-                self._ids.clear()
-            text = self._ids[ident] = str(ident)
-        return text
 
     # ================================================================== background accounting
     async def settle_pending(self) -> None:
@@ -318,7 +308,7 @@ class ChatService:
         headers = self._headers(
             call,
             model=routed.model,
-            deployment=self._id_text(routed.deployment.id),
+            deployment=routed.deployment.id_text,
             attempts=routed.attempts,
             cache=cache,
         )
@@ -344,7 +334,7 @@ class ChatService:
         headers = self._headers(
             call,
             model=routed.model,
-            deployment=self._id_text(routed.deployment.id),
+            deployment=routed.deployment.id_text,
             attempts=routed.attempts,
             cache="bypass",
             cost=None,

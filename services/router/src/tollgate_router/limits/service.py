@@ -185,7 +185,7 @@ class Limiter:
         self._settle: AsyncScript = redis.register_script(_SETTLE_LUA)
         self._runner = runner  # None: the scripts go through redis-py
         # Hot-path memos: a key's Redis key names, and each period's bucket for the current UTC day.
-        self._names: dict[Any, tuple[str, str, str]] = {}
+        self._bases: dict[tuple[str, Any], str] = {}
         self._periods: dict[tuple[str, int, int, int], tuple[str, datetime.datetime | None, int]] = {}
 
     async def aclose(self) -> None:
@@ -199,18 +199,14 @@ class Limiter:
         registered = self._admit if script is _ADMIT_SCRIPT else self._settle
         return await registered(keys=keys, args=args)
 
-    def _key(self, kind: str, ident: Any, what: str) -> str:
-        return f"{self._prefix}lim:{kind}:{{{ident}}}:{what}"
-
-    def _key_names(self, key_id: Any) -> tuple[str, str, str]:
-        """(rpm key, tpm key, budget key prefix) of a virtual key, built once."""
-        names = self._names.get(key_id)
-        if names is None:
-            if len(self._names) >= 100_000:  # deleted keys must not pile up forever
-                self._names.clear()
-            base = f"{self._prefix}lim:key:{{{key_id}}}:"
-            names = self._names[key_id] = (base + "rpm", base + "tpm", base + "budget:")
-        return names
+    def _base(self, kind: str, ident: Any) -> str:
+        """``<prefix>lim:<kind>:{<id>}:``, built once per key or deployment (hash tag: one cluster slot)."""
+        base = self._bases.get((kind, ident))
+        if base is None:
+            if len(self._bases) >= 100_000:  # deleted keys must not pile up forever
+                self._bases.clear()
+            base = self._bases[(kind, ident)] = f"{self._prefix}lim:{kind}:{{{ident}}}:"
+        return base
 
     def _period(self, period: str) -> tuple[str, datetime.datetime | None, int]:
         now = self._now().astimezone(datetime.UTC)
@@ -223,7 +219,7 @@ class Limiter:
         return bounds
 
     def budget_key(self, key: AuthedKey, bucket: str) -> str:
-        return self._key("key", key.id, f"budget:{bucket}")
+        return self._base("key", key.id) + "budget:" + bucket
 
     def _clock_arg(self) -> str:
         return "" if self._clock_us is None else str(self._clock_us())
@@ -235,12 +231,13 @@ class Limiter:
         tokens = max(0, estimated_tokens)
         cost = max(0, estimated_cost_micro_usd)
         bucket, _, ttl = self._period(key.budget_period)
-        rpm_key, tpm_key, budget_prefix = self._key_names(key.id)
+        base = self._base("key", key.id)
+        rpm_key, tpm_key = base + "rpm", base + "tpm"
         reservation = Reservation(
             key_id=key.id,
             tpm_key=tpm_key,
             tpm_limit=key.tpm or 0,
-            budget_key=budget_prefix + bucket,
+            budget_key=base + "budget:" + bucket,
             budget_ttl_s=ttl,
             has_budget=key.budget_micro_usd is not None,
             estimated_tokens=tokens,
@@ -313,14 +310,11 @@ class Limiter:
         """Take one request and the estimated tokens from the deployment's RPM/TPM; False = skip it."""
         if not deployment.rpm and not deployment.tpm:
             return True
+        base = self._base("dep", deployment.id)
         try:
             result = await self._run(
                 _ADMIT_SCRIPT,
-                keys=[
-                    self._key("dep", deployment.id, "rpm"),
-                    self._key("dep", deployment.id, "tpm"),
-                    self._key("dep", deployment.id, "unused"),
-                ],
+                keys=[base + "rpm", base + "tpm", base + "unused"],
                 args=[
                     self._clock_arg(),
                     self._window_us,

@@ -98,11 +98,8 @@ class Provider(ABC):
 
     kind: ClassVar[str]
 
-    def __init__(
-        self, client: UpstreamClient, *, connect_timeout_s: float = 5.0, max_read_timeout_s: float = 120.0
-    ) -> None:
-        self.client = client
-        self.connect_timeout_s = connect_timeout_s  # informational: the client applies its own
+    def __init__(self, client: UpstreamClient, *, max_read_timeout_s: float = 120.0) -> None:
+        self.client = client  # applies the connect timeout itself
         self.max_read_timeout_s = max_read_timeout_s  # TOLLGATE_ROUTER_UPSTREAM_READ_TIMEOUT_S
 
     def read_timeout_for(self, target: Target) -> float:

@@ -33,12 +33,9 @@ class UnknownProvider(LookupError):
 class ProviderRegistry:
     """One shared adapter instance per kind, all on the process's one upstream client."""
 
-    def __init__(
-        self, client: UpstreamClient, *, connect_timeout_s: float = 5.0, max_read_timeout_s: float = 120.0
-    ) -> None:
+    def __init__(self, client: UpstreamClient, *, max_read_timeout_s: float = 120.0) -> None:
         self._instances = {
-            kind: cls(client, connect_timeout_s=connect_timeout_s, max_read_timeout_s=max_read_timeout_s)
-            for kind, cls in PROVIDERS.items()
+            kind: cls(client, max_read_timeout_s=max_read_timeout_s) for kind, cls in PROVIDERS.items()
         }
 
     def get(self, kind: str) -> Provider:

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 from redis.asyncio import Redis
 
+from tests.router_support import a_key
 from tollgate_router.chat.settling import SettleBatcher
 from tollgate_router.keys.service import AuthedKey
 from tollgate_router.limits.service import Limiter
 
 
 def key(**fields: object) -> AuthedKey:
-    base: dict[str, object] = {
-        "id": uuid.uuid4(),
-        "owner_ref": "o",
-        "allowed_models": None,
-        "rpm": None,
-        "tpm": 1_000_000,
-        "budget_micro_usd": 1_000_000,
-        "budget_period": "month",
-        "log_prompts": False,
-    }
-    base.update(fields)
-    return AuthedKey(**base)  # type: ignore[arg-type]
+    return a_key(**{"owner_ref": "o", "tpm": 1_000_000, "budget_micro_usd": 1_000_000, **fields})
 
 
 async def test_merged_settles_equal_individual_settles(redis_url: str, redis_prefix: str) -> None:

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from tests.router_support import a_deployment, a_key
-from tollgate_common.errors import Unavailable
+from tests.router_support import a_deployment, a_key, assert_fails_closed_for_keys_open_for_deployments
 from tollgate_common.redis import make_redis
 from tollgate_router.errors import BudgetExceeded, KeyRateLimited
 from tollgate_router.limits.service import Limiter, period_bounds
@@ -173,10 +172,5 @@ def test_budget_periods_are_utc_calendar_buckets() -> None:
 async def test_redis_down_fails_closed_for_keys_and_open_for_deployments(redis_prefix: str) -> None:
     unreachable = make_redis("redis://127.0.0.1:1/0")
     limiter = Limiter(redis=unreachable, prefix=redis_prefix)
-    with pytest.raises(Unavailable):
-        await limiter.admit(a_key(budget_micro_usd=10), estimated_tokens=1, estimated_cost_micro_usd=1)
-    assert await limiter.admit_deployment(a_deployment(rpm=1), estimated_tokens=1)
-    reservation = await limiter.admit(a_key(), estimated_tokens=1, estimated_cost_micro_usd=1)
-    reservation.has_budget = True
-    await limiter.settle(reservation, actual_tokens=1, actual_cost_micro_usd=5)  # logged, not raised
+    await assert_fails_closed_for_keys_open_for_deployments(limiter)
     await unreachable.aclose()

@@ -22,9 +22,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError, ConnectionError, ResponseError, TimeoutError
 
-from tests.router_support import a_deployment, a_key
+from tests.router_support import a_deployment, a_key, assert_fails_closed_for_keys_open_for_deployments
 from tollgate_common.embedded import EmbeddedRedis, EmbeddedUnavailable
-from tollgate_common.errors import Unavailable
 from tollgate_common.redis import make_redis
 from tollgate_router.errors import BudgetExceeded, KeyRateLimited
 from tollgate_router.limits.service import _ADMIT_LUA, Limiter
@@ -424,12 +423,7 @@ async def test_the_limiter_over_an_unreachable_runner_fails_closed_for_keys_and_
 ) -> None:
     runner = ScriptRunner.from_url(f"redis://127.0.0.1:{closed_port()}/0")
     limiter = Limiter(redis=redis, prefix=redis_prefix, runner=runner)
-    with pytest.raises(Unavailable):
-        await limiter.admit(a_key(budget_micro_usd=10), estimated_tokens=1, estimated_cost_micro_usd=1)
-    assert await limiter.admit_deployment(a_deployment(rpm=1), estimated_tokens=1)
-    reservation = await limiter.admit(a_key(), estimated_tokens=1, estimated_cost_micro_usd=1)
-    reservation.has_budget = True
-    await limiter.settle(reservation, actual_tokens=1, actual_cost_micro_usd=5)  # logged, not raised
+    await assert_fails_closed_for_keys_open_for_deployments(limiter)
     await limiter.aclose()
 
 
